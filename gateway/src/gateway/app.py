@@ -1,0 +1,130 @@
+"""Composition root of the gateway: identity, routing and docs in front of the services."""
+
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel
+
+from kit import problems
+from kit.http import AccessLog
+from kit.problems import NotFound, Problem
+
+from gateway import openapi, routes
+from gateway.identity import DEMO_USERS, DevIssuer, TokenVerifier
+from gateway.proxy import Proxy
+from gateway.settings import GatewaySettings
+
+
+class TokenRequest(BaseModel):
+    username: str
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    dev = DevIssuer(settings.issuer, settings.jwt_audience, settings.token_ttl_seconds) if settings.dev_issuer else None
+    verifier = TokenVerifier(issuer=settings.issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url, dev=dev)
+    proxy = Proxy(settings.upstreams(), timeout=settings.upstream_timeout_seconds, pool_size=settings.upstream_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await proxy.start()
+        try:
+            yield
+        finally:
+            await proxy.stop()
+
+    app = FastAPI(title="Một Cửa — gateway", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.dev_issuer = dev
+    problems.install(app)
+
+    health = APIRouter(tags=["health"])
+
+    @health.get("/health/live")
+    async def live() -> dict:
+        return {"status": "ok"}
+
+    @health.get("/health/ready")
+    async def ready() -> dict:
+        return {"status": "ok"}
+
+    app.include_router(health)
+
+    if dev is not None:
+        auth = APIRouter(prefix="/auth", tags=["development identity"])
+
+        @auth.get("/.well-known/openid-configuration")
+        async def discovery() -> dict:
+            return {"issuer": settings.issuer, "jwks_uri": f"{settings.issuer}/.well-known/jwks.json",
+                    "token_endpoint": f"{settings.issuer}/dev/token", "id_token_signing_alg_values_supported": ["RS256"]}
+
+        @auth.get("/.well-known/jwks.json")
+        async def jwks() -> dict:
+            return dev.jwks()
+
+        @auth.get("/dev/users", summary="Demo users of every role (development issuer only)")
+        async def users() -> list[dict]:
+            return [{"username": u.username, "name": u.name, "roles": list(u.roles), "agency": u.agency}
+                    for u in DEMO_USERS]
+
+        @auth.post("/dev/token", response_model=TokenResponse, summary="Sign in as a demo user")
+        async def token(body: TokenRequest) -> TokenResponse:
+            user = next((u for u in DEMO_USERS if u.username == body.username), None)
+            if user is None:
+                raise Problem(422, "unknown-user", "Unknown demo user", f"No demo user '{body.username}'.",
+                              field="username", known=[u.username for u in DEMO_USERS])
+            return TokenResponse(access_token=dev.token_for(user), expires_in=settings.token_ttl_seconds)
+
+        app.include_router(auth)
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    async def merged_openapi() -> JSONResponse:
+        return JSONResponse(await openapi.merged_openapi(settings.upstreams(), app.openapi()))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="Một Cửa API")
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(LANDING)
+
+    @app.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                   include_in_schema=False)
+    async def forward(request: Request, path: str,
+                      authorization: Annotated[str | None, Header()] = None):
+        target = "/" + path
+        upstream = routes.upstream_for(target)
+        if upstream is None:
+            raise NotFound("Route", request.url.path)
+        principal = verifier.verify(authorization)
+        if principal is None and not routes.is_public(request.method, target):
+            problem = Problem(401, "unauthenticated", "Sign-in required", "This route needs a bearer token.")
+            problem.headers["WWW-Authenticate"] = "Bearer"
+            raise problem
+        return await proxy.forward(request, upstream, target, principal)
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
+    app.add_middleware(AccessLog, service=settings.service_name)
+    app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+LANDING = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Một Cửa</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
+<h1>Một Cửa — Trung tâm Phục vụ hành chính công</h1>
+<p>Cổng API của nền tảng một cửa. / The one-stop-shop platform's API gateway.</p>
+<ul><li><a href="/docs">Tài liệu API / API docs</a></li>
+<li><a href="/api/v1/procedures">Thủ tục hành chính / Procedures</a></li></ul>
+</body></html>"""

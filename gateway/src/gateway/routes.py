@@ -1,0 +1,31 @@
+"""Which upstream serves a path, and which routes are public. One table each, tested route by route."""
+
+import re
+
+# First segment of the path after /api/v1 → upstream.
+UPSTREAM_BY_SEGMENT = {
+    "procedures": "catalog", "fields": "catalog", "agencies": "catalog", "centres": "catalog", "forms": "catalog",
+    "dossiers": "dossier",
+    "lookup": "lookup",
+    "payments": "payment",
+    "messages": "notification", "notifications": "notification",
+    "petitions": "feedback", "ratings": "feedback",
+}
+
+# Routes anyone may call without a token (DESIGN.md: catalogue, status lookup, feedback submission).
+PUBLIC_ROUTES = [
+    ("GET", re.compile(r"^/(procedures|fields|agencies|centres|forms)(/.*)?$")),
+    ("POST", re.compile(r"^/lookup$")),
+    ("GET", re.compile(r"^/lookup/[^/]+$")),
+    ("POST", re.compile(r"^/petitions$")),
+]
+
+
+def upstream_for(path: str) -> str | None:
+    segment = path.lstrip("/").split("/", 1)[0]
+    return UPSTREAM_BY_SEGMENT.get(segment)
+
+
+def is_public(method: str, path: str) -> bool:
+    method = "GET" if method == "HEAD" else method
+    return any(m == method and pattern.match(path) for m, pattern in PUBLIC_ROUTES)

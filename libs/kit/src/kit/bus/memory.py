@@ -1,0 +1,148 @@
+"""In-process adapter with Kafka's semantics: partitioned logs, keys, consumer groups with committed
+offsets, at-least-once delivery (commit after the handler), and DLQ topics.
+
+`MemoryBroker` plays the server (logs and committed offsets, outliving any client);
+`MemoryBus` plays a client (its subscriptions and consumer tasks), so a test can "crash" a client
+and start another on the same broker, as with Kafka."""
+
+import asyncio
+import itertools
+import logging
+import zlib
+from dataclasses import dataclass, field
+
+from kit.bus.base import DLQ_EXTENSIONS, EventBus, RetryPolicy, Subscription, cancel_and_wait, dlq_topic
+from kit.events import CloudEvent
+
+log = logging.getLogger("kit.bus.memory")
+_member_ids = itertools.count(1)
+
+
+@dataclass
+class _Partition:
+    records: list[tuple[str | None, CloudEvent]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryBroker:
+    def __init__(self, partitions: int = 3):
+        self.partition_count = partitions
+        self.topics: dict[str, list[_Partition]] = {}
+        self.committed: dict[tuple[str, str, int], int] = {}
+        self.members: dict[tuple[str, str], list[int]] = {}
+        self._round_robin = itertools.count()
+
+    def topic(self, name: str) -> list[_Partition]:
+        if name not in self.topics:
+            self.topics[name] = [_Partition() for _ in range(self.partition_count)]
+        return self.topics[name]
+
+    def append(self, name: str, key: str | None, event: CloudEvent) -> None:
+        parts = self.topic(name)
+        index = (zlib.crc32(key.encode()) if key is not None else next(self._round_robin)) % len(parts)
+        parts[index].records.append((key, event))
+        parts[index].changed.set()
+
+    def join(self, group: str, topic: str, member: int) -> None:
+        self.members.setdefault((group, topic), []).append(member)
+        self._wake(topic)
+
+    def leave(self, group: str, topic: str, member: int) -> None:
+        members = self.members.get((group, topic), [])
+        if member in members:
+            members.remove(member)
+        self._wake(topic)
+
+    def owner(self, group: str, topic: str, partition: int) -> int | None:
+        members = self.members.get((group, topic)) or []
+        return members[partition % len(members)] if members else None
+
+    def _wake(self, topic: str) -> None:
+        for part in self.topic(topic):
+            part.changed.set()
+
+
+class MemoryBus(EventBus):
+    def __init__(self, broker: MemoryBroker | None = None, *, retry: RetryPolicy | None = None):
+        self.broker = broker or MemoryBroker()
+        self.retry = retry or RetryPolicy()
+        self.subscriptions: list[tuple[Subscription, int]] = []
+        self.tasks: list[asyncio.Task] = []
+        self.started = False
+        self.stopping = False
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        self.stopping = False
+        for sub, member in self.subscriptions:
+            self._launch(sub, member)
+
+    def subscribe(self, topic: str, group: str, handler) -> None:
+        sub = Subscription(topic, group, handler)
+        member = next(_member_ids)
+        self.subscriptions.append((sub, member))
+        if self.started:
+            self._launch(sub, member)
+
+    def _launch(self, sub: Subscription, member: int) -> None:
+        self.broker.join(sub.group, sub.topic, member)
+        for index in range(self.broker.partition_count):
+            self.tasks.append(asyncio.create_task(self._consume(sub, member, index),
+                                                  name=f"consume {sub.topic}[{index}] {sub.group}"))
+
+    async def _consume(self, sub: Subscription, member: int, index: int) -> None:
+        part = self.broker.topic(sub.topic)[index]
+        key = (sub.group, sub.topic, index)
+        try:
+            while not self.stopping:
+                part.changed.clear()
+                offset = self.broker.committed.get(key, 0)
+                if self.broker.owner(sub.group, sub.topic, index) != member or offset >= len(part.records):
+                    try:
+                        await asyncio.wait_for(part.changed.wait(), timeout=0.5)
+                    except TimeoutError:
+                        pass
+                    continue
+                record_key, event = part.records[offset]
+                parked = await self.deliver(sub, event)
+                if parked is not None:
+                    self.broker.append(dlq_topic(sub.topic), record_key, parked)
+                # Commit only after the handler succeeded (or the event was parked).
+                self.broker.committed[key] = offset + 1
+        finally:
+            self.broker.leave(sub.group, sub.topic, member)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for part_list in self.broker.topics.values():
+            for part in part_list:
+                part.changed.set()
+        # Let in-flight handlers finish (they commit), then make sure nothing is left running.
+        done, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
+        await cancel_and_wait(list(pending))
+        self.tasks.clear()
+        self.started = False
+
+    async def _send(self, topic: str, event: CloudEvent, key: str | None) -> None:
+        self.broker.append(topic, key, event)
+
+    async def replay_dlq(self, topic: str) -> int:
+        key = ("__replay__", dlq_topic(topic), 0)
+        moved = 0
+        for index, part in enumerate(self.broker.topic(dlq_topic(topic))):
+            key = ("__replay__", dlq_topic(topic), index)
+            start = self.broker.committed.get(key, 0)
+            for record_key, event in part.records[start:]:
+                self.broker.append(topic, record_key, event.without_extensions(*DLQ_EXTENSIONS))
+                moved += 1
+            self.broker.committed[key] = len(part.records)
+        return moved
+
+    async def ping(self) -> None:
+        return None
+
+    def parked(self, topic: str) -> list[CloudEvent]:
+        """Events currently on `<topic>.dlq` (for operators' tooling and tests)."""
+        return [event for part in self.broker.topic(dlq_topic(topic)) for _, event in part.records]

@@ -1,0 +1,114 @@
+"""The FastAPI shell every service shares: problem+json errors, body limit, access log without
+query strings (they may carry security codes), health endpoints, tracing, and serving."""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kit import problems
+from kit.bus.kafka import BrokerUnavailable
+from kit.cache import CacheUnavailable
+from kit.runtime import Runtime
+from kit.settings import PlatformSettings
+from kit.store import StoreUnavailable
+
+access_log = logging.getLogger("motcua.access")
+
+
+class AccessLog:
+    """One line per request: method, path (never the query string), status, duration."""
+
+    def __init__(self, app: ASGIApp, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
+                "service": self.service, "method": scope["method"], "path": scope["path"], "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+
+def create_service_app(runtime: Runtime, *, title: str, description: str, routers: list[APIRouter],
+                       on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        if on_startup is not None:
+            await on_startup()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    problems.install(app)
+
+    async def unavailable(request, exc):
+        return problems.problem_response(problems.Unavailable(
+            f"A dependency is unavailable ({type(exc).__name__}); nothing was changed, retry later."), request.url.path)
+
+    for exc_type in (StoreUnavailable, CacheUnavailable, BrokerUnavailable):
+        app.add_exception_handler(exc_type, unavailable)
+
+    health = APIRouter(tags=["health"])
+
+    @health.get("/health/live", summary="The process is up")
+    async def live() -> dict:
+        return {"status": "ok"}
+
+    @health.get("/health/ready", summary="Every dependency answers")
+    async def ready():
+        report = await runtime.readiness()
+        ok = all(v == "ok" for v in report.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": report}, status_code=200 if ok else 503)
+
+    app.include_router(health)
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
+    app.add_middleware(AccessLog, service=runtime.settings.service_name)
+    app.add_middleware(problems.BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    return app
+
+
+def server(app: ASGIApp, settings: PlatformSettings, *, host: str | None = None, port: int | None = None) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host or settings.host, port=port or settings.port, access_log=False,
+                            log_config=None, lifespan="on", timeout_graceful_shutdown=15)
+    return uvicorn.Server(config)
+
+
+def serve(app: ASGIApp, settings: PlatformSettings) -> None:
+    """Run one deployable in the foreground (distributed mode)."""
+    server(app, settings).run()
+
+
+def run_service(create_app: Callable[..., ASGIApp], settings: PlatformSettings) -> None:
+    """`python -m <service>`: logs, traces, then serve."""
+    from kit.telemetry import setup_logging, setup_tracing
+
+    setup_logging(settings.log_level, settings.log_format)
+    setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    serve(create_app(settings), settings)

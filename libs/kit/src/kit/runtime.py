@@ -1,0 +1,86 @@
+"""A service's adapters and background work, started and stopped together.
+
+Adapters passed in (the embedded mode shares one in-process bus) are used but not owned."""
+
+import logging
+
+from kit.bus import EventBus, Handler, make_bus
+from kit.cache import Cache, make_cache
+from kit.idempotency import AppliedEvents
+from kit.outbox import OutboxRelay
+from kit.settings import PlatformSettings
+from kit.store import DocumentStore, make_store
+
+log = logging.getLogger("kit.runtime")
+
+
+class Runtime:
+    def __init__(self, settings: PlatformSettings, *, bus: EventBus | None = None, store: DocumentStore | None = None,
+                 cache: Cache | None = None, uses_store: bool = True, uses_cache: bool = False):
+        self.settings = settings
+        self.bus = bus or make_bus(settings)
+        self.store = (store or make_store(settings)) if uses_store else None
+        self.cache = (cache or make_cache(settings)) if uses_cache else None
+        self._owned = {"bus": bus is None, "store": store is None, "cache": cache is None}
+        self.relay: OutboxRelay | None = None
+        self._outbox_collections: list[str] = []
+        self.started = False
+
+    def outbox(self, *collections: str) -> None:
+        """Publish the events that aggregates of these collections hold in their outbox."""
+        self._outbox_collections.extend(collections)
+
+    def subscribe(self, topic: str, group: str, handler: Handler, *, idempotent: bool = True) -> None:
+        """Consume `topic` in consumer group `group`; by default, skip events this group already applied."""
+        if idempotent:
+            if self.store is None:
+                raise RuntimeError("an idempotent consumer needs a store to record applied events")
+            handler = AppliedEvents(self.store, group).guard(handler)
+        self.bus.subscribe(topic, group, handler)
+
+    def notify_outbox(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        if self.store is not None:
+            await self.store.start()
+        if self.cache is not None:
+            await self.cache.start()
+        await self.bus.start()
+        if self._outbox_collections and self.store is not None:
+            colls = [self.store.collection(c) for c in self._outbox_collections]
+            self.relay = OutboxRelay(self.bus, colls, poll_seconds=self.settings.outbox_poll_seconds)
+            await self.relay.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        if self.relay is not None:
+            await self.relay.stop()
+        if self._owned["bus"]:
+            await self.bus.stop()
+        if self.cache is not None and self._owned["cache"]:
+            await self.cache.stop()
+        if self.store is not None and self._owned["store"]:
+            await self.store.stop()
+        self.started = False
+
+    async def readiness(self) -> dict[str, str]:
+        """One entry per dependency: "ok" or the reason it is not ready."""
+        checks = {"bus": self.bus.ping}
+        if self.store is not None:
+            checks["store"] = self.store.ping
+        if self.cache is not None:
+            checks["cache"] = self.cache.ping
+        report = {}
+        for name, ping in checks.items():
+            try:
+                await ping()
+                report[name] = "ok"
+            except Exception as exc:
+                report[name] = f"unavailable: {type(exc).__name__}"
+        return report

@@ -1,0 +1,142 @@
+"""MongoDB adapter through PyMongo's async client (AsyncMongoClient; Motor is deprecated).
+
+Stays within what FerretDB also supports: single-document updates, no transactions,
+no change streams, no $lookup, no TTL indexes."""
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, ServerSelectionTimeoutError
+
+from kit.store.base import (Collection, Doc, DocumentStore, DuplicateKey, Filter, Sort, StoreUnavailable,
+                            VersionConflict, check_filter, state_fields)
+
+_UNREACHABLE = (ConnectionFailure, ServerSelectionTimeoutError)
+
+
+class MongoCollection(Collection):
+    def __init__(self, coll, name: str):
+        self.coll = coll
+        self.name = name
+
+    async def ensure_index(self, fields: list[str], *, unique: bool = False) -> None:
+        try:
+            await self.coll.create_index([(f, ASCENDING) for f in fields], unique=unique)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def insert(self, doc: Doc, events: list[Doc] | None = None) -> Doc:
+        stored = {"_id": str(doc["_id"]), **state_fields(doc), "version": 1, "outbox": list(events or [])}
+        try:
+            await self.coll.insert_one(stored)
+        except DuplicateKeyError as exc:
+            raise DuplicateKey(str(exc)) from exc
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return stored
+
+    async def save(self, doc: Doc, expected_version: int, events: list[Doc] | None = None) -> Doc:
+        update: dict = {"$set": {**state_fields(doc), "version": expected_version + 1}}
+        if events:
+            update["$push"] = {"outbox": {"$each": list(events)}}
+        try:
+            result = await self.coll.find_one_and_update(
+                {"_id": str(doc["_id"]), "version": expected_version}, update, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError as exc:
+            raise DuplicateKey(str(exc)) from exc
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if result is None:
+            raise VersionConflict(f"{self.name}/{doc['_id']} is not at version {expected_version}")
+        return result
+
+    async def get(self, doc_id: str) -> Doc | None:
+        try:
+            return await self.coll.find_one({"_id": str(doc_id)})
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def find(self, flt: Filter | None = None, *, sort: Sort | None = None, limit: int | None = None) -> list[Doc]:
+        flt = flt or {}
+        check_filter(flt)
+        cursor = self.coll.find(flt)
+        if sort:
+            cursor = cursor.sort([(f, ASCENDING if d >= 0 else DESCENDING) for f, d in sort])
+        if limit is not None:
+            cursor = cursor.limit(int(limit))
+        try:
+            return await cursor.to_list(None)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def count(self, flt: Filter | None = None) -> int:
+        flt = flt or {}
+        check_filter(flt)
+        try:
+            return await self.coll.count_documents(flt)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def delete(self, doc_id: str) -> bool:
+        try:
+            result = await self.coll.delete_one({"_id": str(doc_id)})
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return result.deleted_count > 0
+
+    async def with_outbox(self, limit: int = 100) -> list[Doc]:
+        try:
+            return await self.coll.find({"outbox.0": {"$exists": True}}).limit(limit).to_list(None)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def remove_from_outbox(self, doc_id: str, event_ids: list[str]) -> None:
+        try:
+            await self.coll.update_one({"_id": str(doc_id)}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}})
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def increment(self, doc_id: str, by: int = 1) -> int:
+        try:
+            result = await self.coll.find_one_and_update(
+                {"_id": str(doc_id)}, {"$inc": {"value": by, "version": 1}, "$setOnInsert": {"outbox": []}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(result["value"])
+
+
+class MongoStore(DocumentStore):
+    def __init__(self, url: str, database: str, *, timeout_ms: int = 5000):
+        self.url = url
+        self.database_name = database
+        self.timeout_ms = timeout_ms
+        self.client: AsyncMongoClient | None = None
+        self.db = None
+
+    async def start(self) -> None:
+        if self.client is not None:
+            return
+        self.client = AsyncMongoClient(self.url, serverSelectionTimeoutMS=self.timeout_ms,
+                                       connectTimeoutMS=self.timeout_ms, tz_aware=True)
+        self.db = self.client[self.database_name]
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def ping(self) -> None:
+        if self.client is None:
+            raise StoreUnavailable("mongodb store is not started")
+        try:
+            await self.client.admin.command("ping")
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def collection(self, name: str) -> MongoCollection:
+        if self.db is None:
+            raise StoreUnavailable("mongodb store is not started")
+        return MongoCollection(self.db[name], name)
+
+    async def drop_all(self) -> None:
+        assert self.client is not None
+        await self.client.drop_database(self.database_name)

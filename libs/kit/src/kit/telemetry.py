@@ -1,0 +1,114 @@
+"""OpenTelemetry set-up, trace context for events, and JSON logs that carry the trace id."""
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Iterator
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import SpanKind
+
+tracer = trace.get_tracer("motcua")
+_configured = False
+
+
+def setup_tracing(service_name: str, exporter: str = "none", endpoint: str = "", *,
+                  extra_processor: SpanProcessor | None = None) -> TracerProvider:
+    """Install the process-wide tracer provider once (embedded mode runs every service in one process)."""
+    global _configured
+    provider = trace.get_tracer_provider()
+    if _configured and isinstance(provider, TracerProvider):
+        if extra_processor is not None:
+            provider.add_span_processor(extra_processor)
+        return provider
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # optional dependency
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    if extra_processor is not None:
+        provider.add_span_processor(extra_processor)
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return provider
+
+
+def current_trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def consumer_span(*, topic: str, group: str, event_type: str, event_id: str,
+                  traceparent: str | None, tracestate: str | None = None) -> Iterator[trace.Span]:
+    """A CONSUMER span parented on the producer's trace context carried with the event."""
+    carrier = {k: v for k, v in (("traceparent", traceparent), ("tracestate", tracestate)) if v}
+    parent = propagate.extract(carrier)
+    token = context.attach(parent)
+    try:
+        with tracer.start_as_current_span(f"{topic} process", kind=SpanKind.CONSUMER, attributes={
+            "messaging.system": "kafka", "messaging.destination.name": topic,
+            "messaging.consumer.group.name": group, "messaging.message.id": event_id,
+            "cloudevents.event_type": event_type,
+        }) as span:
+            yield span
+    finally:
+        context.detach(token)
+
+
+@contextmanager
+def producer_span(*, topic: str, event_type: str, event_id: str,
+                  traceparent: str | None, tracestate: str | None = None) -> Iterator[dict[str, str]]:
+    """A PRODUCER span in the event's own trace; yields the headers to send (this span as parent)."""
+    carrier = {k: v for k, v in (("traceparent", traceparent), ("tracestate", tracestate)) if v}
+    parent = propagate.extract(carrier) if carrier else context.get_current()
+    token = context.attach(parent)
+    try:
+        with tracer.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER, attributes={
+            "messaging.system": "kafka", "messaging.destination.name": topic,
+            "messaging.message.id": event_id, "cloudevents.event_type": event_type,
+        }):
+            yield current_trace_headers()
+    finally:
+        context.detach(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with trace and span ids, so logs join traces."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            entry["trace_id"] = format(span_context.trace_id, "032x")
+            entry["span_id"] = format(span_context.span_id, "016x")
+        for key in ("service", "event_type", "event_id", "topic", "group", "status", "path", "method", "duration_ms"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,115 @@
+"""Pytest fixtures shared by every package's tests: each port's adapters, against real servers.
+
+The integration adapters need the local Kafka, FerretDB and Redis (`make infra`). If a server does
+not answer, the test fails with the reason: an integration test that skips proves nothing."""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from kit.bus import EventBus, RetryPolicy
+from kit.bus.kafka import KafkaBus
+from kit.bus.memory import MemoryBroker, MemoryBus
+from kit.cache import Cache
+from kit.cache.memory import MemoryCache
+from kit.cache.redis import RedisCache
+from kit.store import DocumentStore
+from kit.store.mongodb import MongoStore
+from kit.store.sqlite import SqliteStore
+
+KAFKA = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+MONGODB = os.environ.get("MOTCUA_MONGODB_URL", "mongodb://127.0.0.1:27017")
+REDIS = os.environ.get("MOTCUA_REDIS_URL", "redis://127.0.0.1:6379/0")
+FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def require_server(name: str, address: str) -> None:
+    """Fail (never skip) when a real server the test needs is not there."""
+    hostport = address.split("://")[-1].split("/")[0].split(",")[0]
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=2).close()
+    except OSError as exc:
+        pytest.fail(f"{name} is not answering on {hostport} ({exc}); start it with `make infra`", pytrace=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.integration)])
+async def store(request, tmp_path) -> AsyncIterator[DocumentStore]:
+    """Each store adapter in turn, empty."""
+    if request.param == "sqlite":
+        adapter: DocumentStore = SqliteStore(tmp_path / "store.sqlite3")
+    else:
+        require_server("FerretDB", MONGODB)
+        adapter = MongoStore(MONGODB, unique("test_"))
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        if request.param == "mongodb":
+            await adapter.drop_all()
+        await adapter.stop()
+
+
+BusFactory = Callable[..., EventBus]
+
+
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
+async def bus_factory(request) -> AsyncIterator[BusFactory]:
+    """Makes bus clients on one shared "server" (a memory broker, or Kafka under a fresh topic prefix),
+    so a test can stop one client and start another, as a restarted process would."""
+    clients: list[EventBus] = []
+    if request.param == "memory":
+        broker = MemoryBroker()
+
+        def make(retry: RetryPolicy = FAST_RETRY) -> EventBus:
+            clients.append(MemoryBus(broker, retry=retry))
+            return clients[-1]
+    else:
+        require_server("Kafka", KAFKA)
+        prefix = unique("t") + "."
+
+        def make(retry: RetryPolicy = FAST_RETRY) -> EventBus:
+            clients.append(KafkaBus(KAFKA, client_id="test", topic_prefix=prefix, retry=retry))
+            return clients[-1]
+    make.kind = request.param  # type: ignore[attr-defined]
+    yield make
+    for client in clients:
+        await client.stop()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+async def cache(request) -> AsyncIterator[Cache]:
+    if request.param == "memory":
+        adapter: Cache = MemoryCache(prefix=unique("t") + ":")
+    else:
+        require_server("Redis", REDIS)
+        adapter = RedisCache(REDIS, prefix=unique("t") + ":")
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.delete_prefix("")
+        await adapter.stop()
+
+
+async def eventually(check: Callable[[], object], *, timeout: float = 15.0, interval: float = 0.05):
+    """Poll an (async or sync) check until it returns a truthy value; fail with the last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+        await asyncio.sleep(interval)

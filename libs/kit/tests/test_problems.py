@@ -1,0 +1,67 @@
+"""Errors a client can cause come back as problem+json 4xx, never 500."""
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from kit import problems
+
+
+class Applicant(BaseModel):
+    name: str = Field(min_length=1)
+    phone: str
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.post("/applicants")
+    async def create(applicant: Applicant):
+        return applicant
+
+    @app.get("/conflict")
+    async def conflict():
+        raise problems.Conflict("illegal-transition", "Not allowed", "Dossier is returned.", state="returned")
+
+    return problems.BodyLimit(app, max_bytes=1000)
+
+
+async def call(method, path, **kw):
+    transport = httpx.ASGITransport(app=make_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.request(method, path, **kw)
+
+
+async def test_a_missing_field_is_named():
+    r = await call("POST", "/applicants", json={"name": "An"})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "/problems/validation-error"
+    assert body["errors"] == [{"field": "body.phone", "message": "Field required"}]
+    assert "body.phone" in body["detail"]
+
+
+async def test_malformed_json_is_a_400():
+    r = await call("POST", "/applicants", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["type"] == "/problems/malformed-json"
+
+
+async def test_an_oversized_body_is_a_413():
+    r = await call("POST", "/applicants", content=b"x" * 5000, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["type"] == "/problems/payload-too-large"
+
+
+async def test_unknown_route_is_a_problem_404():
+    r = await call("GET", "/nowhere")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_domain_problems_carry_their_extra_members():
+    r = await call("GET", "/conflict")
+    assert r.status_code == 409
+    assert r.json() == {"type": "/problems/illegal-transition", "title": "Not allowed", "detail": "Dossier is returned.",
+                        "status": 409, "instance": "/conflict", "state": "returned"}

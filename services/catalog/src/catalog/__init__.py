@@ -1,0 +1,1 @@
+"""Một Cửa catalog service."""

@@ -1,0 +1,5 @@
+from catalog.app import create_app
+from catalog.settings import CatalogSettings
+from kit.http import run_service
+
+run_service(create_app, CatalogSettings())

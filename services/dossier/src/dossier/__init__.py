@@ -1,0 +1,1 @@
+"""Một Cửa dossier service."""

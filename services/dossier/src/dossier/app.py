@@ -1,0 +1,36 @@
+"""Composition root of the dossier service (the write side)."""
+
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from kit.bus import EventBus
+from kit.http import create_service_app
+from kit.runtime import Runtime
+from kit.store import DocumentStore
+
+from contracts.catalog import TOPIC as CATALOG_EVENTS
+from dossier import api
+from dossier.handlers import Deps
+from dossier.procedures import ProcedureCopy
+from dossier.settings import DossierSettings
+from dossier.store import DOSSIERS, DossierStore
+
+
+def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None = None,
+               store: DocumentStore | None = None) -> FastAPI:
+    settings = settings or DossierSettings()
+    runtime = Runtime(settings, bus=bus, store=store)
+    runtime.outbox(DOSSIERS)
+    procedures = ProcedureCopy(runtime.store, settings.catalog_url)
+    runtime.subscribe(CATALOG_EVENTS, "dossier", procedures.on_catalog_event)
+
+    async def on_startup() -> None:
+        await runtime.store.collection(DOSSIERS).ensure_index(["state"])
+        app.state.deps = Deps(dossiers=DossierStore(runtime), procedures=procedures,
+                              pepper=settings.security_pepper.get_secret_value(), timezone=ZoneInfo(settings.timezone))
+
+    app = create_service_app(runtime, title="Một Cửa — dossiers",
+                             description="The dossier lifecycle under the one-stop-shop rules (Decree 118/2025).",
+                             routers=[api.router], on_startup=on_startup)
+    return app

@@ -1,0 +1,73 @@
+"""The dossier service's copy of the catalogue: filled from catalog.events, and on a miss by one
+HTTP call to the catalogue (a citizen is waiting on the answer)."""
+
+import logging
+
+import httpx
+
+from kit.events import CloudEvent
+from kit.problems import Problem, Unavailable
+from kit.store import DocumentStore
+
+from contracts import parse
+from contracts.catalog import ProcedurePublished, ProcedureRevised, ProcedureWithdrawn
+from dossier.domain import ProcedureRef
+
+log = logging.getLogger("dossier.procedures")
+COLLECTION = "procedures"
+
+
+class ProcedureCopy:
+    def __init__(self, store: DocumentStore, catalog_url: str, client: httpx.AsyncClient | None = None):
+        self.coll = store.collection(COLLECTION)
+        self.catalog_url = catalog_url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=5.0)
+
+    async def on_catalog_event(self, event: CloudEvent) -> None:
+        data = parse(event)
+        if isinstance(data, (ProcedurePublished, ProcedureRevised)):
+            await self._keep({"code": data.code, "version": data.version, "name_vi": data.name_vi,
+                              "agency_code": data.agency_code,
+                              "required_documents": [d.code for d in data.required_documents], "withdrawn": False})
+        elif isinstance(data, ProcedureWithdrawn):
+            current = await self.coll.get(data.code)
+            if current and current["version"] <= data.version:
+                await self._keep({**{k: v for k, v in current.items() if k not in ("_id", "outbox")},
+                                  "withdrawn": True, "version": data.version})
+
+    async def _keep(self, doc: dict) -> None:
+        current = await self.coll.get(doc["code"])
+        if current is None:
+            await self.coll.insert({"_id": doc["code"], **{k: v for k, v in doc.items() if k != "version"},
+                                    "procedure_version": doc["version"]})
+        elif current.get("procedure_version", 0) <= doc["version"]:
+            await self.coll.save({"_id": doc["code"], **{k: v for k, v in doc.items() if k != "version"},
+                                  "procedure_version": doc["version"]}, current["version"])
+
+    async def get(self, code: str) -> ProcedureRef:
+        doc = await self.coll.get(code)
+        if doc is None:
+            doc = await self._fetch(code)
+        if doc.get("withdrawn"):
+            raise Problem(422, "procedure-withdrawn", "Procedure withdrawn",
+                          f"Procedure {code} no longer accepts dossiers.", field="procedure_code")
+        return ProcedureRef(code=doc["code"], version=doc["procedure_version"], name_vi=doc["name_vi"],
+                            agency_code=doc["agency_code"], required_documents=doc.get("required_documents", []))
+
+    async def _fetch(self, code: str) -> dict:
+        try:
+            response = await self.client.get(f"{self.catalog_url}/procedures/{code}")
+        except httpx.HTTPError as exc:
+            log.warning("catalogue unreachable: %s", type(exc).__name__)
+            raise Unavailable("The procedure catalogue cannot be reached.") from exc
+        if response.status_code == 404:
+            raise Problem(422, "unknown-procedure", "Unknown procedure",
+                          f"There is no procedure with code '{code}'.", field="procedure_code")
+        if response.status_code != 200:
+            raise Unavailable("The procedure catalogue answered with an error.")
+        body = response.json()
+        doc = {"code": body["code"], "version": body["version"], "name_vi": body["name_vi"],
+               "agency_code": body["agency_code"],
+               "required_documents": [d["code"] for d in body.get("required_documents", [])], "withdrawn": False}
+        await self._keep(doc)
+        return {**doc, "procedure_version": doc["version"]}

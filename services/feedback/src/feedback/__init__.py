@@ -1,0 +1,1 @@
+"""Một Cửa feedback service."""

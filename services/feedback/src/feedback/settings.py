@@ -1,0 +1,6 @@
+from kit.settings import PlatformSettings
+
+
+class FeedbackSettings(PlatformSettings):
+    service_name: str = "feedback"
+    port: int = 8106

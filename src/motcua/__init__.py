@@ -1,0 +1,1 @@
+"""Một Cửa platform: the embedded runner and the command line."""

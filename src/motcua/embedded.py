@@ -1,0 +1,136 @@
+"""The embedded mode: the whole platform in one process, on SQLite and an in-process event bus.
+
+    make run        (or: uv run python -m motcua.embedded)
+
+Every service keeps its own database file and talks to the others only through the bus and
+HTTP, exactly as in the distributed mode; only the adapters differ."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from catalog.app import create_app as catalog_app
+from catalog.settings import CatalogSettings
+from dossier.app import create_app as dossier_app
+from dossier.lookup.app import create_app as lookup_app
+from dossier.settings import DossierSettings, LookupSettings
+from feedback.app import create_app as feedback_app
+from feedback.settings import FeedbackSettings
+from gateway.app import create_app as gateway_app
+from gateway.settings import GatewaySettings
+from kit.bus.memory import MemoryBus
+from kit.cache.memory import MemoryCache
+from kit.telemetry import setup_logging, setup_tracing
+from notification.app import create_app as notification_app
+from notification.settings import NotificationSettings
+from payment.app import create_app as payment_app
+from payment.settings import PaymentSettings
+
+log = logging.getLogger("motcua.embedded")
+SERVICES = ["catalog", "dossier", "lookup", "payment", "notification", "feedback"]
+
+
+class EmbeddedSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_EMBEDDED_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    first_service_port: int = 8101
+    data_dir: Path = Path("var/embedded")
+    seed_demo: bool = True
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+
+class _Server(uvicorn.Server):
+    """Signals are handled once for all servers by the runner, not by each server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryBus]:
+    bus = MemoryBus()
+    cache = MemoryCache()
+    ports = {name: cfg.first_service_port + i for i, name in enumerate(SERVICES)}
+    common = {"host": cfg.host, "sqlite_dir": cfg.data_dir, "bus": "memory", "store": "sqlite", "cache": "memory"}
+    url = {name: f"http://{cfg.host}:{port}" for name, port in ports.items()}
+    apps = [
+        ("catalog", catalog_app(CatalogSettings(**common, port=ports["catalog"], seed_demo=cfg.seed_demo), bus=bus),
+         ports["catalog"]),
+        ("dossier", dossier_app(DossierSettings(**common, port=ports["dossier"], catalog_url=url["catalog"]), bus=bus),
+         ports["dossier"]),
+        ("lookup", lookup_app(LookupSettings(**common, port=ports["lookup"]), bus=bus, cache=cache), ports["lookup"]),
+        ("payment", payment_app(PaymentSettings(**common, port=ports["payment"]), bus=bus), ports["payment"]),
+        ("notification", notification_app(NotificationSettings(**common, port=ports["notification"]), bus=bus),
+         ports["notification"]),
+        ("feedback", feedback_app(FeedbackSettings(**common, port=ports["feedback"]), bus=bus), ports["feedback"]),
+        ("gateway", gateway_app(GatewaySettings(
+            host=cfg.host, port=cfg.gateway_port, public_url=f"http://{cfg.host}:{cfg.gateway_port}",
+            catalog_url=url["catalog"], dossier_url=url["dossier"], lookup_url=url["lookup"],
+            payment_url=url["payment"], notification_url=url["notification"], feedback_url=url["feedback"])),
+         cfg.gateway_port),
+    ]
+    return apps, bus
+
+
+async def run(cfg: EmbeddedSettings) -> None:
+    apps, bus = build(cfg)
+    servers = [_Server(uvicorn.Config(app, host=cfg.host, port=port, access_log=False, log_config=None,
+                                      lifespan="on", timeout_graceful_shutdown=10)) for _, app, port in apps]
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+    async def announce() -> None:
+        while not all(s.started for s in servers):
+            if any(s.should_exit for s in servers):
+                return
+            await asyncio.sleep(0.05)
+        base = f"http://{cfg.host}:{cfg.gateway_port}"
+        print(f"\nMột Cửa is running (embedded mode, data in {cfg.data_dir}/)\n"
+              f"  gateway:   {base}/\n  API docs:  {base}/docs\n"
+              f"  sign in:   curl -X POST {base}/auth/dev/token -H 'content-type: application/json' "
+              "-d '{\"username\":\"citizen1\"}'\nPress Ctrl+C to stop.\n", flush=True)
+
+    failed = False
+
+    async def serve(server: _Server) -> None:
+        nonlocal failed
+        try:
+            await server.serve()
+        except (Exception, SystemExit):  # uvicorn exits on a port in use or a failed startup
+            failed = True
+            log.exception("a server failed to start; stopping the platform")
+        finally:
+            stop()  # one server down means the platform is down: stop the others too
+
+    try:
+        await asyncio.gather(*(serve(s) for s in servers), announce())
+    finally:
+        await bus.stop()
+    if failed:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    cfg = EmbeddedSettings()
+    setup_logging(cfg.log_level, cfg.log_format)
+    setup_tracing("motcua-embedded")
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    asyncio.run(run(cfg))
+
+
+if __name__ == "__main__":
+    main()
