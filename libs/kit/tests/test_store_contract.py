@@ -78,11 +78,12 @@ async def test_outbox_events_are_listed_and_removed_without_touching_the_version
     await coll.insert({"_id": "C"}, [{"id": "c1"}])
     pending = await coll.with_outbox()
     assert sorted(d["_id"] for d in pending) == ["A", "C"]
-    await coll.remove_from_outbox("A", ["a1"])
+    pending_a = next(d for d in pending if d["_id"] == "A")["outbox"]
+    await coll.remove_from_outbox("A", [pending_a[0]])
     a = await coll.get("A")
     assert [e["id"] for e in a["outbox"]] == ["a2"] and a["version"] == 1
-    await coll.remove_from_outbox("A", ["a2"])
-    await coll.remove_from_outbox("C", ["c1"])
+    await coll.remove_from_outbox("A", [pending_a[1]])
+    await coll.remove_from_outbox("C", [{"id": "c1"}])
     assert await coll.with_outbox() == []
 
 

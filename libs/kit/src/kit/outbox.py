@@ -38,12 +38,12 @@ class OutboxRelay:
         sent = 0
         for coll in self.collections:
             for doc in await coll.with_outbox(self.batch):
-                done: list[str] = []
+                done: list[dict] = []
                 try:
                     # In order: one aggregate's events keep their order on its key's partition.
                     for entry in doc.get("outbox", []):
                         await self.bus.publish(entry["topic"], CloudEvent.from_dict(entry["event"]), entry.get("key"))
-                        done.append(entry["id"])
+                        done.append(entry)
                 finally:
                     if done:
                         await coll.remove_from_outbox(doc["_id"], done)

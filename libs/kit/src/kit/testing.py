@@ -4,12 +4,15 @@ The integration adapters need the local Kafka, FerretDB and Redis (`make infra`)
 not answer, the test fails with the reason: an integration test that skips proves nothing."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from kit.bus import EventBus, RetryPolicy
 from kit.bus.kafka import KafkaBus
@@ -113,3 +116,20 @@ async def eventually(check: Callable[[], object], *, timeout: float = 15.0, inte
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def serving(app) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (adapters, consumers, relay) and talk to it over ASGI."""
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+def as_user(subject: str, *roles: str, agency: str | None = None) -> dict[str, str]:
+    """The headers the gateway sets for a verified user (services trust only the gateway)."""
+    headers = {"X-User-Id": subject, "X-User-Roles": ",".join(roles)}
+    if agency:
+        headers["X-User-Agency"] = agency
+    return headers

@@ -2,6 +2,8 @@
 
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from fastapi import FastAPI
 
 from kit.bus import EventBus
@@ -18,11 +20,11 @@ from dossier.store import DOSSIERS, DossierStore
 
 
 def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None = None,
-               store: DocumentStore | None = None) -> FastAPI:
+               store: DocumentStore | None = None, catalog_client: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or DossierSettings()
     runtime = Runtime(settings, bus=bus, store=store)
     runtime.outbox(DOSSIERS)
-    procedures = ProcedureCopy(runtime.store, settings.catalog_url)
+    procedures = ProcedureCopy(runtime.store, settings.catalog_url, catalog_client)
     runtime.subscribe(CATALOG_EVENTS, "dossier", procedures.on_catalog_event)
 
     async def on_startup() -> None:

@@ -7,9 +7,10 @@ import httpx
 
 from kit.events import CloudEvent
 from kit.problems import Problem, Unavailable
+from kit.replica import keep_latest
 from kit.store import DocumentStore
 
-from contracts import parse
+from contracts import UnknownEventType, parse
 from contracts.catalog import ProcedurePublished, ProcedureRevised, ProcedureWithdrawn
 from dossier.domain import ProcedureRef
 
@@ -24,25 +25,23 @@ class ProcedureCopy:
         self.client = client or httpx.AsyncClient(timeout=5.0)
 
     async def on_catalog_event(self, event: CloudEvent) -> None:
-        data = parse(event)
+        try:
+            data = parse(event)
+        except UnknownEventType:
+            return  # a newer catalogue event type: nothing this version keeps
         if isinstance(data, (ProcedurePublished, ProcedureRevised)):
             await self._keep({"code": data.code, "version": data.version, "name_vi": data.name_vi,
                               "agency_code": data.agency_code,
                               "required_documents": [d.code for d in data.required_documents], "withdrawn": False})
         elif isinstance(data, ProcedureWithdrawn):
             current = await self.coll.get(data.code)
-            if current and current["version"] <= data.version:
-                await self._keep({**{k: v for k, v in current.items() if k not in ("_id", "outbox")},
-                                  "withdrawn": True, "version": data.version})
+            if current and current["procedure_version"] <= data.version:
+                await self._keep({**current, "withdrawn": True, "version": data.version})
 
     async def _keep(self, doc: dict) -> None:
-        current = await self.coll.get(doc["code"])
-        if current is None:
-            await self.coll.insert({"_id": doc["code"], **{k: v for k, v in doc.items() if k != "version"},
-                                    "procedure_version": doc["version"]})
-        elif current.get("procedure_version", 0) <= doc["version"]:
-            await self.coll.save({"_id": doc["code"], **{k: v for k, v in doc.items() if k != "version"},
-                                  "procedure_version": doc["version"]}, current["version"])
+        fields = {**{k: v for k, v in doc.items() if k not in ("version", "_id", "outbox", "procedure_version")},
+                  "procedure_version": doc.get("version", doc.get("procedure_version"))}
+        await keep_latest(self.coll, doc["code"], fields, order="procedure_version")
 
     async def get(self, code: str) -> ProcedureRef:
         doc = await self.coll.get(code)

@@ -5,7 +5,7 @@ import secrets
 from kit.events import CloudEvent, utcnow
 from kit.outbox import outbox_entry
 from kit.runtime import Runtime
-from kit.store import DuplicateKey
+from kit.replica import keep_latest
 
 from contracts import UnknownEventType, build, parse
 from contracts.dossier import DossierChange
@@ -41,12 +41,6 @@ class Feedback:
             return
         if not isinstance(data, DossierChange):
             return
-        current = await self.dossiers.get(data.code)
-        doc = {"_id": data.code, "state": data.state, "sequence": data.sequence, "agency_code": data.agency_code}
-        if current is None:
-            try:
-                await self.dossiers.insert(doc)
-            except DuplicateKey:
-                pass
-        elif current["sequence"] < data.sequence:
-            await self.dossiers.save(doc, current["version"])
+        await keep_latest(self.dossiers, data.code,
+                          {"state": data.state, "sequence": data.sequence, "agency_code": data.agency_code},
+                          order="sequence")

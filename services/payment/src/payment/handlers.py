@@ -2,6 +2,7 @@
 
 from kit.events import CloudEvent
 from kit.problems import NotFound
+from kit.replica import keep_latest
 from kit.store import DocumentStore, DuplicateKey
 
 from contracts import UnknownEventType, parse
@@ -25,15 +26,9 @@ class Fees:
             return
         if not isinstance(data, (ProcedurePublished, ProcedureRevised)):
             return
-        doc = {"_id": data.code, "procedure_version": data.version, "fees": [f.model_dump() for f in data.fees]}
-        current = await self.procedures.get(data.code)
-        if current is None:
-            try:
-                await self.procedures.insert(doc)
-            except DuplicateKey:
-                pass
-        elif current["procedure_version"] <= data.version:
-            await self.procedures.save(doc, current["version"])
+        await keep_latest(self.procedures, data.code, {"procedure_version": data.version,
+                                                       "fees": [f.model_dump() for f in data.fees]},
+                          order="procedure_version")
 
     async def on_dossier_event(self, event: CloudEvent) -> None:
         try:

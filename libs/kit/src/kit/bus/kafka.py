@@ -158,9 +158,9 @@ class KafkaBus(EventBus):
         await consumer.start()
         moved = 0
         try:
-            await consumer.topics()  # refresh metadata
+            assert self.producer is not None
             parts = [TopicPartition(self.physical(source), p)
-                     for p in sorted(consumer.partitions_for_topic(self.physical(source)) or ())]
+                     for p in sorted(await self.producer.partitions_for(self.physical(source)))]
             consumer.assign(parts)  # manual assignment: commits go to the replay group, no rebalance wait
             ends = await consumer.end_offsets(parts) if parts else {}
             deadline = time.monotonic() + 60

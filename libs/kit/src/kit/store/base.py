@@ -69,8 +69,9 @@ class Collection(ABC):
         """Documents that still hold events to publish, oldest change first."""
 
     @abstractmethod
-    async def remove_from_outbox(self, doc_id: str, event_ids: list[str]) -> None:
-        """Drop published events without touching `version`, so writers never conflict with the relay."""
+    async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
+        """Drop published outbox entries (as read) without touching `version`, so writers never
+        conflict with the relay."""
 
     @abstractmethod
     async def increment(self, doc_id: str, by: int = 1) -> int:

@@ -1,7 +1,15 @@
 """MongoDB adapter through PyMongo's async client (AsyncMongoClient; Motor is deprecated).
 
 Stays within what FerretDB also supports: single-document updates, no transactions,
-no change streams, no $lookup, no TTL indexes."""
+no change streams, no $lookup, no TTL indexes.
+
+FerretDB 1.x (the test stand-in) runs an update as read, modify, write back by _id
+(internal/handler/msg_findandmodify.go, backends/sqlite UpdateAll), so a conditional update is
+not atomic there, as it is on MongoDB. Writes to one document are therefore also serialised
+within the process; across processes, MongoDB's atomic conditional update is what guarantees it."""
+
+import asyncio
+import weakref
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, ServerSelectionTimeoutError
@@ -13,9 +21,18 @@ _UNREACHABLE = (ConnectionFailure, ServerSelectionTimeoutError)
 
 
 class MongoCollection(Collection):
-    def __init__(self, coll, name: str):
+    def __init__(self, coll, name: str, locks: weakref.WeakValueDictionary):
         self.coll = coll
         self.name = name
+        self._locks = locks
+
+    def _lock(self, doc_id: str) -> asyncio.Lock:
+        key = (self.name, str(doc_id))
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
 
     async def ensure_index(self, fields: list[str], *, unique: bool = False) -> None:
         try:
@@ -38,8 +55,9 @@ class MongoCollection(Collection):
         if events:
             update["$push"] = {"outbox": {"$each": list(events)}}
         try:
-            result = await self.coll.find_one_and_update(
-                {"_id": str(doc["_id"]), "version": expected_version}, update, return_document=ReturnDocument.AFTER)
+            async with self._lock(doc["_id"]):
+                result = await self.coll.find_one_and_update(
+                    {"_id": str(doc["_id"]), "version": expected_version}, update, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError as exc:
             raise DuplicateKey(str(exc)) from exc
         except _UNREACHABLE as exc:
@@ -88,20 +106,27 @@ class MongoCollection(Collection):
         except _UNREACHABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def remove_from_outbox(self, doc_id: str, event_ids: list[str]) -> None:
+    async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
         try:
-            await self.coll.update_one({"_id": str(doc_id)}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}})
+            # $pullAll with the exact entries: FerretDB does not support $pull with a condition.
+            async with self._lock(doc_id):
+                await self.coll.update_one({"_id": str(doc_id)}, {"$pullAll": {"outbox": list(entries)}})
         except _UNREACHABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     async def increment(self, doc_id: str, by: int = 1) -> int:
-        try:
-            result = await self.coll.find_one_and_update(
-                {"_id": str(doc_id)}, {"$inc": {"value": by, "version": 1}, "$setOnInsert": {"outbox": []}},
-                upsert=True, return_document=ReturnDocument.AFTER)
-        except _UNREACHABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return int(result["value"])
+        for _ in range(10):
+            try:
+                async with self._lock(doc_id):
+                    result = await self.coll.find_one_and_update(
+                        {"_id": str(doc_id)}, {"$inc": {"value": by, "version": 1}, "$setOnInsert": {"outbox": []}},
+                        upsert=True, return_document=ReturnDocument.AFTER)
+                return int(result["value"])
+            except DuplicateKeyError:
+                continue  # two upserts raced to create the counter: the loser now finds it and increments
+            except _UNREACHABLE as exc:
+                raise StoreUnavailable(str(exc)) from exc
+        raise StoreUnavailable(f"counter {doc_id} is too contended")
 
 
 class MongoStore(DocumentStore):
@@ -111,6 +136,7 @@ class MongoStore(DocumentStore):
         self.timeout_ms = timeout_ms
         self.client: AsyncMongoClient | None = None
         self.db = None
+        self._locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
         if self.client is not None:
@@ -135,7 +161,7 @@ class MongoStore(DocumentStore):
     def collection(self, name: str) -> MongoCollection:
         if self.db is None:
             raise StoreUnavailable("mongodb store is not started")
-        return MongoCollection(self.db[name], name)
+        return MongoCollection(self.db[name], name, self._locks)
 
     async def drop_all(self) -> None:
         assert self.client is not None

@@ -190,9 +190,9 @@ class SqliteCollection(Collection):
             rows = await cur.fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    async def remove_from_outbox(self, doc_id: str, event_ids: list[str]) -> None:
+    async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
         db = await self._db()
-        drop = set(event_ids)
+        drop = {e.get("id") for e in entries}
         async with self.store.lock:
             current = await self._read(db, str(doc_id))
             if current is None:
