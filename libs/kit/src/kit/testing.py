@@ -133,3 +133,30 @@ def as_user(subject: str, *roles: str, agency: str | None = None) -> dict[str, s
     if agency:
         headers["X-User-Agency"] = agency
     return headers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def running_server(app, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an app over real TCP on loopback (for clients that need a socket, like aiohttp);
+    yields its base URL and stops it on exit."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started or task.done(), timeout=60)
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during startup")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)

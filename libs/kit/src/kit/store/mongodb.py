@@ -21,10 +21,17 @@ _UNREACHABLE = (ConnectionFailure, ServerSelectionTimeoutError)
 
 
 class MongoCollection(Collection):
-    def __init__(self, coll, name: str, locks: weakref.WeakValueDictionary):
-        self.coll = coll
+    def __init__(self, store: "MongoStore", name: str):
+        self.store = store
         self.name = name
-        self._locks = locks
+        self._locks = store.locks
+
+    @property
+    def coll(self):
+        # Resolved at each call, so a collection can be taken before the store starts.
+        if self.store.db is None:
+            raise StoreUnavailable("mongodb store is not started")
+        return self.store.db[self.name]
 
     def _lock(self, doc_id: str) -> asyncio.Lock:
         key = (self.name, str(doc_id))
@@ -136,7 +143,7 @@ class MongoStore(DocumentStore):
         self.timeout_ms = timeout_ms
         self.client: AsyncMongoClient | None = None
         self.db = None
-        self._locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
         if self.client is not None:
@@ -149,6 +156,7 @@ class MongoStore(DocumentStore):
         if self.client is not None:
             await self.client.close()
             self.client = None
+            self.db = None
 
     async def ping(self) -> None:
         if self.client is None:
@@ -159,9 +167,7 @@ class MongoStore(DocumentStore):
             raise StoreUnavailable(str(exc)) from exc
 
     def collection(self, name: str) -> MongoCollection:
-        if self.db is None:
-            raise StoreUnavailable("mongodb store is not started")
-        return MongoCollection(self.db[name], name, self._locks)
+        return MongoCollection(self, name)
 
     async def drop_all(self) -> None:
         assert self.client is not None

@@ -1,0 +1,44 @@
+# Một Cửa — the commands a developer, an operator and CI run. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PYTEST_ARGS ?=
+
+.PHONY: help setup run infra infra-down infra-status test test-unit test-integration asyncapi load clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+setup: ## Install uv (from PyPI) if missing, then the locked dependencies into .venv
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: setup ## Run the whole platform in one process (embedded mode: SQLite, in-process bus), seeded with demo data
+	$(UV) run --frozen python -m motcua.embedded
+
+infra: ## Install (once) and start Kafka, FerretDB and Redis on loopback
+	@deploy/local/infra.sh up
+
+infra-down: ## Stop the local servers
+	@deploy/local/infra.sh down
+
+infra-status: ## Show whether the local servers answer
+	@deploy/local/infra.sh status
+
+test: setup infra ## Run every test: unit, adapter contracts on real servers, services, end-to-end
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: setup ## Only the tests that need no server (fast)
+	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+asyncapi: setup ## Regenerate the AsyncAPI document from the event contracts
+	$(UV) run --frozen motcua-asyncapi > libs/contracts/asyncapi.json
+
+load: setup ## Locust against a running gateway (HOST=http://127.0.0.1:8000 USERS=20 DURATION=30s)
+	$(UV) run --frozen --with locust locust -f loadtests/locustfile.py --headless \
+		-u $${USERS:-20} -r $${RATE:-5} -t $${DURATION:-30s} --host $${HOST:-http://127.0.0.1:8000}
+
+clean: ## Remove local data of the embedded mode and caches
+	rm -rf var .pytest_cache

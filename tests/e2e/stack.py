@@ -1,0 +1,109 @@
+"""Start the platform for end-to-end tests: the distributed stack (one process per deployable, on
+the real Kafka, FerretDB and Redis) or the embedded mode (one process)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kit.testing import KAFKA, MONGODB, REDIS, free_port, require_server, unique
+
+DEPLOYABLES = {
+    "catalog": "catalog", "dossier": "dossier", "lookup": "dossier.lookup", "payment": "payment",
+    "notification": "notification", "feedback": "feedback", "gateway": "gateway",
+}
+
+
+class Stack:
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.urls: dict[str, str] = {}
+
+    @property
+    def gateway(self) -> str:
+        return self.urls["gateway"]
+
+    def _spawn(self, name: str, module: str, env: dict[str, str]) -> None:
+        log = open(self.logs / f"{name}.log", "wb")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **env},
+                                            stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        for name, url in self.urls.items():
+            while True:
+                proc = self.procs.get(name) or next(iter(self.procs.values()))
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
+                try:
+                    if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} not ready within {timeout}s:\n{self.tail(name)}")
+                time.sleep(0.2)
+
+    def tail(self, name: str) -> str:
+        path = self.logs / f"{name if name in self.procs else next(iter(self.procs))}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def distributed(logs: Path) -> Stack:
+    """Every deployable in its own process, isolated from other runs by prefixes."""
+    for name, address in (("Kafka", KAFKA), ("FerretDB", MONGODB), ("Redis", REDIS)):
+        require_server(name, address)
+    stack = Stack(logs)
+    run = unique("e2e")
+    ports = {name: free_port() for name in DEPLOYABLES}
+    stack.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    common = {"MOTCUA_BUS": "kafka", "MOTCUA_STORE": "mongodb", "MOTCUA_CACHE": "redis",
+              "MOTCUA_KAFKA_BOOTSTRAP": KAFKA, "MOTCUA_MONGODB_URL": MONGODB, "MOTCUA_REDIS_URL": REDIS,
+              "MOTCUA_TOPIC_PREFIX": f"{run}.", "MOTCUA_DATABASE_PREFIX": f"{run}_", "MOTCUA_CACHE_PREFIX": f"{run}:",
+              "MOTCUA_OUTBOX_POLL_SECONDS": "0.2", "MOTCUA_SECURITY_PEPPER": f"pepper-{run}"}
+    for name, module in DEPLOYABLES.items():
+        env = {**common, "MOTCUA_PORT": str(ports[name])}
+        if name == "catalog":
+            env["MOTCUA_SEED_DEMO"] = "true"
+        if name == "dossier":
+            env["MOTCUA_CATALOG_URL"] = stack.urls["catalog"]
+        if name == "gateway":
+            env.update({f"MOTCUA_{u.upper()}_URL": stack.urls[u] for u in DEPLOYABLES if u != "gateway"})
+            env["MOTCUA_PUBLIC_URL"] = stack.urls["gateway"]
+        stack._spawn(name, module, env)
+    stack.run_id = run  # type: ignore[attr-defined]
+    return stack
+
+
+def embedded(logs: Path, data: Path) -> Stack:
+    """The embedded mode as `make run` starts it, on free ports and a fresh data directory."""
+    stack = Stack(logs)
+    gateway, first = free_port(), free_port()
+    while any(_taken(first + i) for i in range(6)):
+        first = free_port()
+    stack._spawn("embedded", "motcua.embedded", {
+        "MOTCUA_EMBEDDED_GATEWAY_PORT": str(gateway), "MOTCUA_EMBEDDED_FIRST_SERVICE_PORT": str(first),
+        "MOTCUA_EMBEDDED_DATA_DIR": str(data)})
+    stack.urls = {"gateway": f"http://127.0.0.1:{gateway}"}
+    return stack
+
+
+def _taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
