@@ -12,7 +12,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 setup: ## Install uv (from PyPI) if missing, then the locked dependencies into .venv
-	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --user uv || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
 run: setup ## Run the whole platform in one process (embedded mode: SQLite, in-process bus), seeded with demo data
@@ -27,8 +27,8 @@ infra-down: ## Stop the local servers
 infra-status: ## Show whether the local servers answer
 	@deploy/local/infra.sh status
 
-test: setup infra ## Run every test: unit, adapter contracts on real servers, services, end-to-end
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+test: setup infra ## Run every test: unit, adapter contracts on real servers, services, end-to-end (no skips allowed)
+	MOTCUA_FORBID_SKIPS=1 $(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
