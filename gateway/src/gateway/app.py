@@ -107,7 +107,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         upstream = routes.upstream_for(target)
         if upstream is None:
             raise NotFound("Route", request.url.path)
-        principal = verifier.verify(authorization)
+        principal = await verifier.verify_async(authorization)
         if principal is None and not routes.is_public(request.method, target):
             problem = Problem(401, "unauthenticated", "Sign-in required", "This route needs a bearer token.")
             problem.headers["WWW-Authenticate"] = "Bearer"

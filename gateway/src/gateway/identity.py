@@ -1,5 +1,6 @@
 """Bearer-token verification (OIDC/JWT) and the built-in development issuer."""
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -80,6 +81,13 @@ class TokenVerifier:
         if self.dev is not None:
             return self.dev.key.public_key()
         raise Problem(401, "invalid-token", "Invalid token", "No key source is configured.")
+
+    async def verify_async(self, authorization: str | None) -> Principal | None:
+        """verify() without blocking the event loop: PyJWKClient fetches the JWKS with blocking urllib
+        (first use, every refresh, every unknown key id), so that path runs in a worker thread."""
+        if self.jwks is None:
+            return self.verify(authorization)
+        return await asyncio.to_thread(self.verify, authorization)
 
     def verify(self, authorization: str | None) -> Principal | None:
         if not authorization:

@@ -1,6 +1,7 @@
 """The caller as verified by the gateway, read from the headers it sets (and strips from clients)."""
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -37,7 +38,9 @@ def caller_from_headers(
     x_user_name: Annotated[str | None, Header(alias=USER_NAME, include_in_schema=False)] = None,
 ) -> Caller:
     roles = frozenset(r.strip() for r in (x_user_roles or "").split(",") if r.strip())
-    return Caller(subject=x_user_id or None, roles=roles, agency=x_user_agency or None, name=x_user_name or None)
+    # The gateway percent-encodes the display name: header values are latin-1 on the wire.
+    return Caller(subject=x_user_id or None, roles=roles, agency=x_user_agency or None,
+                  name=unquote(x_user_name) if x_user_name else None)
 
 
 CurrentCaller = Annotated[Caller, Depends(caller_from_headers)]

@@ -1,0 +1,178 @@
+"""The gateway in front of the real services: the catalogue (public reads) and the dossier service (role
+checks on the verified user), each on its own loopback port, and the merged OpenAPI document."""
+
+import contextlib
+import threading
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from catalog.app import create_app as catalog_app
+from catalog.seed import DEMO_PROCEDURES
+from catalog.settings import CatalogSettings
+from dossier.app import create_app as dossier_app
+from dossier.settings import DossierSettings
+from gateway.app import create_app
+from kit.bus.memory import MemoryBus
+from kit.testing import eventually, serving
+
+from .conftest import UPSTREAMS, gateway_settings, is_problem, running, signed_in
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SUBMISSION = {
+    "procedure_code": "1.000894",
+    "applicant": {"name": "Nguyễn Văn An", "id_number": "022090001234", "phone": "0912345678",
+                  "email": "an@example.vn", "address": "Phường Hồng Gai, Hạ Long, Quảng Ninh"},
+    "documents": [{"code": "TK", "originals": 1}, {"code": "XNTTHN", "originals": 1}],
+    "result_channel": "online",
+}
+FORGED_CITIZEN = {"X-User-Id": "citizen1", "X-User-Roles": "citizen"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def platform(tmp_path_factory, down):
+    """Catalogue (seeded) and dossier service on real ports, on one in-process bus and their own SQLite
+    files; the gateway in front (other upstreams down). `.catalog_url` is the catalogue's own address."""
+    data = tmp_path_factory.mktemp("platform")
+    threads_before = set(threading.enumerate())
+    bus = MemoryBus()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            catalog_url = await stack.enter_async_context(running(catalog_app(
+                CatalogSettings(seed_demo=True, store="sqlite", sqlite_dir=data), bus=bus)))
+            catalog_client = await stack.enter_async_context(httpx.AsyncClient(timeout=5))
+            dossier_url = await stack.enter_async_context(running(dossier_app(
+                DossierSettings(store="sqlite", sqlite_dir=data, catalog_url=catalog_url), bus=bus,
+                catalog_client=catalog_client)))
+            app = create_app(gateway_settings(down=down, catalog_url=catalog_url, dossier_url=dossier_url))
+            client = await stack.enter_async_context(serving(app))
+            client.issuer = app.state.dev_issuer
+            client.catalog_url = catalog_url
+            yield client
+    finally:
+        await bus.stop()
+        # the services closed their SQLite stores on shutdown: their worker threads end
+        await eventually(lambda: not [t for t in threading.enumerate() if t not in threads_before
+                                      and "_connection_worker_thread" in t.name and t.is_alive()], timeout=5)
+
+
+# --- the catalogue: public reads, protected writes ---------------------------------------------------
+
+async def test_anyone_can_page_through_the_catalogue(platform):
+    codes, cursor, pages = [], None, 0
+    while True:
+        r = await platform.get("/api/v1/procedures", params={"limit": 3, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        codes += [p["code"] for p in r.json()["items"]]
+        pages += 1
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert pages >= 2 and len(codes) == len(set(codes)) >= 4
+    assert "1.000894" in codes
+
+
+async def test_anyone_can_read_a_procedure(platform):
+    r = await platform.get("/api/v1/procedures/1.000894")
+    assert r.status_code == 200, r.text
+    assert r.json()["name_vi"] == "Đăng ký kết hôn"
+
+
+async def test_the_catalogues_own_problems_pass_through(platform):
+    r = await platform.get("/api/v1/procedures/9.999999")
+    is_problem(r, 404)
+    r = await platform.get("/api/v1/procedures", params={"cursor": "%%%notacursor"})
+    is_problem(r, 400, "invalid-cursor")
+
+
+async def test_publishing_a_procedure_needs_a_token_and_the_catalog_admin_role(platform):
+    # a new procedure made from a seeded one, so the body follows the catalogue's own schema
+    draft = {**DEMO_PROCEDURES[0].model_dump(mode="json"), "code": "1.004227"}
+    admin_headers = {"X-User-Id": "catalog1", "X-User-Roles": "catalog_admin"}
+    is_problem(await platform.post("/api/v1/procedures", json=draft, headers=admin_headers), 401, "unauthenticated")
+    r = await platform.post("/api/v1/procedures", json=draft,
+                            headers={**signed_in(platform, "citizen1"), **admin_headers})
+    is_problem(r, 403, "forbidden-role")
+    assert (await platform.get("/api/v1/procedures/1.004227")).status_code == 404
+
+    r = await platform.post("/api/v1/procedures", json=draft, headers=signed_in(platform, "catalog1"))
+    assert r.status_code == 201, r.text
+    assert (await platform.get("/api/v1/procedures/1.004227")).json()["code"] == "1.004227"
+
+
+# --- the dossier service: roles from the verified token ----------------------------------------------
+
+async def test_a_citizen_submits_a_dossier(platform):
+    r = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=signed_in(platform, "citizen1"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["code"].startswith("000.00.21.H49-") and body["state"] == "submitted"
+    assert body["security_code"]
+
+
+async def test_a_reception_officer_cannot_submit_online(platform):
+    r = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=signed_in(platform, "reception1"))
+    body = is_problem(r, 403, "forbidden-role")
+    assert body["required_roles"] == ["citizen"]
+
+
+async def test_an_officer_cannot_claim_the_citizen_role_with_a_header(platform):
+    r = await platform.post("/api/v1/dossiers", json=SUBMISSION,
+                            headers={**signed_in(platform, "reception1"), **FORGED_CITIZEN})
+    is_problem(r, 403, "forbidden-role")
+
+
+async def test_no_token_is_a_401_even_with_citizen_headers(platform):
+    r = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=FORGED_CITIZEN)
+    is_problem(r, 401, "unauthenticated")
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_an_officer_reads_the_dossier_a_citizen_cannot(platform):
+    submitted = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=signed_in(platform, "citizen1"))
+    code = submitted.json()["code"]
+    r = await platform.get(f"/api/v1/dossiers/{code}", headers=signed_in(platform, "reception1"))
+    assert r.status_code == 200, r.text
+    assert r.json()["code"] == code and r.json()["procedure_code"] == "1.000894"
+    is_problem(await platform.get(f"/api/v1/dossiers/{code}", headers=signed_in(platform, "citizen1")),
+               403, "forbidden-role")
+
+
+async def test_a_bad_submission_is_the_services_422_problem(platform):
+    r = await platform.post("/api/v1/dossiers", json={**SUBMISSION, "procedure_code": "9.999999"},
+                            headers=signed_in(platform, "citizen1"))
+    body = is_problem(r, 422, "unknown-procedure")
+    assert body["field"] == "procedure_code"
+
+
+# --- one OpenAPI document -----------------------------------------------------------------------------
+
+async def test_the_openapi_document_merges_the_services_under_api_v1(platform):
+    r = await platform.get("/api/v1/openapi.json")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["openapi"].startswith("3.1")
+    async with httpx.AsyncClient() as client:
+        catalog = (await client.get(f"{platform.catalog_url}/openapi.json")).json()
+
+    catalog_paths = [p for p in catalog["paths"] if not p.startswith("/health")]
+    assert "/procedures" in catalog_paths
+    for path in catalog_paths:
+        assert doc["paths"][f"/api/v1{path}"] == catalog["paths"][path]
+    assert "/api/v1/dossiers" in doc["paths"] and "/api/v1/dossiers/{code}" in doc["paths"]
+    assert not [p for p in doc["paths"] if p.startswith("/api/v1/health")]
+    assert not [p for p in doc["paths"] if p.startswith(("/procedures", "/dossiers"))]
+    assert "Procedure" in doc["components"]["schemas"]
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert sorted(doc["x-unavailable"]) == sorted(set(UPSTREAMS) - {"catalog", "dossier"})
+
+
+async def test_the_openapi_document_lists_every_missing_upstream(down):
+    app = create_app(gateway_settings(down=down))
+    async with serving(app) as client:
+        r = await client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    assert sorted(r.json()["x-unavailable"]) == sorted(UPSTREAMS)
+    assert not [p for p in r.json()["paths"] if p.startswith("/api/v1/")]
