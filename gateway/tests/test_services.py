@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from catalog.app import create_app as catalog_app
-from catalog.seed import DEMO_PROCEDURES
+from catalog.seed import load
 from catalog.settings import CatalogSettings
 from dossier.app import create_app as dossier_app
 from dossier.settings import DossierSettings
@@ -89,7 +89,7 @@ async def test_the_catalogues_own_problems_pass_through(platform):
 
 async def test_publishing_a_procedure_needs_a_token_and_the_catalog_admin_role(platform):
     # a new procedure made from a seeded one, so the body follows the catalogue's own schema
-    draft = {**DEMO_PROCEDURES[0].model_dump(mode="json"), "code": "1.004227"}
+    draft = {**next(p for p in load("procedures.json") if p["code"] == "1.000894"), "code": "1.004227"}
     admin_headers = {"X-User-Id": "catalog1", "X-User-Roles": "catalog_admin"}
     is_problem(await platform.post("/api/v1/procedures", json=draft, headers=admin_headers), 401, "unauthenticated")
     r = await platform.post("/api/v1/procedures", json=draft,
@@ -97,8 +97,10 @@ async def test_publishing_a_procedure_needs_a_token_and_the_catalog_admin_role(p
     is_problem(r, 403, "forbidden-role")
     assert (await platform.get("/api/v1/procedures/1.004227")).status_code == 404
 
-    r = await platform.post("/api/v1/procedures", json=draft, headers=signed_in(platform, "catalog1"))
+    catalog1 = signed_in(platform, "catalog1")
+    r = await platform.post("/api/v1/procedures", json=draft, headers=catalog1)
     assert r.status_code == 201, r.text
+    assert (await platform.post("/api/v1/procedures/1.004227/publish", headers=catalog1)).status_code == 200
     assert (await platform.get("/api/v1/procedures/1.004227")).json()["code"] == "1.004227"
 
 

@@ -2,6 +2,8 @@
 the real Kafka, FerretDB and Redis) or the embedded mode (one process)."""
 
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -92,9 +94,11 @@ def distributed(logs: Path) -> Stack:
 def embedded(logs: Path, data: Path) -> Stack:
     """The embedded mode as `make run` starts it, on free ports and a fresh data directory."""
     stack = Stack(logs)
-    gateway, first = free_port(), free_port()
-    while any(_taken(first + i) for i in range(6)):
-        first = free_port()
+    # Seven consecutive free ports below the ephemeral range, so no client socket takes one meanwhile.
+    first = random.randrange(20000, 30000, 10)
+    while any(_taken(first + i) for i in range(7)):
+        first = random.randrange(20000, 30000, 10)
+    gateway, first = first + 6, first
     stack._spawn("embedded", "motcua.embedded", {
         "MOTCUA_EMBEDDED_GATEWAY_PORT": str(gateway), "MOTCUA_EMBEDDED_FIRST_SERVICE_PORT": str(first),
         "MOTCUA_EMBEDDED_DATA_DIR": str(data)})
@@ -103,7 +107,9 @@ def embedded(logs: Path, data: Path) -> Stack:
 
 
 def _taken(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False

@@ -21,8 +21,15 @@ class ProcessingTime(BaseModel):
 
 class Fee(BaseModel):
     channel: Channel
+    case_code: str | None = Field(default=None, description="the case (trường hợp) it applies to; None: every case")
     amount: int = Field(ge=0, description="VND")
     description: str = ""
+
+
+class Case(BaseModel):
+    code: str = Field(min_length=1, max_length=20)
+    name_vi: str = Field(min_length=2)
+    name_en: str = ""
 
 
 class RequiredDocument(BaseModel):
@@ -30,7 +37,7 @@ class RequiredDocument(BaseModel):
     name: str
     originals: int = Field(default=0, ge=0)
     copies: int = Field(default=0, ge=0)
-    form_url: str | None = None
+    form_code: str | None = Field(default=None, description="the downloadable form, GET /forms/{form_code}")
 
 
 class ProcedureSnapshot(EventData):
@@ -44,9 +51,12 @@ class ProcedureSnapshot(EventData):
     level: Literal["province", "district", "commune"]
     agency_code: str
     online_level: Literal["full", "partial"]
+    cases: list[Case] = []
     processing_times: list[ProcessingTime]
     fees: list[Fee] = []
     required_documents: list[RequiredDocument] = []
+    accepted_anywhere: bool = False
+    immediate_result: bool = False
     effective_from: date
 
 

@@ -1,38 +1,108 @@
 """HTTP routes of the catalogue."""
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from kit.identity import CurrentCaller
-from kit.paging import Page
+from kit.problems import NotFound
 
-from catalog import handlers
-from catalog.domain import Procedure, ProcedureDraft
-from catalog.store import ProcedureStore
+from catalog.domain import Agency, Centre, Procedure, ProcedureDraft, ProcedureField, ProcedureVersion
+from catalog.handlers import Catalog, SearchPage
 
-router = APIRouter(tags=["procedures"])
-
-
-def get_store(request: Request) -> ProcedureStore:
-    return request.app.state.procedures
+router = APIRouter()
+ADMINS = ("catalog_admin", "admin")
 
 
-Store = Annotated[ProcedureStore, Depends(get_store)]
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
 
 
-@router.get("/procedures", response_model=Page[Procedure], summary="List procedures")
-async def list_procedures(store: Store, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                          cursor: Annotated[str | None, Query(max_length=500)] = None) -> Page[Procedure]:
-    return await handlers.list_procedures(store, limit=limit, cursor=cursor)
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-@router.get("/procedures/{code}", response_model=Procedure, summary="Get one procedure")
-async def get_procedure(store: Store, code: str) -> Procedure:
-    return await handlers.get_procedure(store, code=code)
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effective_from: date
+    reason: str = Field(min_length=3, max_length=1000)
 
 
-@router.post("/procedures", response_model=Procedure, status_code=201, summary="Publish a new procedure")
-async def publish_procedure(store: Store, caller: CurrentCaller, draft: ProcedureDraft) -> Procedure:
-    caller.require("catalog_admin", "admin")
-    return await handlers.publish_procedure(store, draft=draft)
+@router.get("/procedures", response_model=SearchPage, tags=["procedures"],
+            summary="Search procedures (diacritics and case ignored), best matches first")
+async def search(catalog: CatalogDep,
+                 q: Annotated[str, Query(max_length=200, description="e.g. 'dang ky ket hon'")] = "",
+                 level: Literal["province", "district", "commune"] | None = None,
+                 field: Annotated[str | None, Query(max_length=100)] = None,
+                 agency: Annotated[str | None, Query(max_length=50)] = None,
+                 online_level: Literal["full", "partial"] | None = None,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                 cursor: Annotated[str | None, Query(max_length=500)] = None) -> SearchPage:
+    return await catalog.search(q=q, level=level, field_code=field, agency_code=agency, online_level=online_level,
+                                limit=limit, cursor=cursor)
+
+
+@router.get("/procedures/{code}", response_model=ProcedureVersion, tags=["procedures"],
+            summary="The version of a procedure in force on a date (default: today)")
+async def get_procedure(catalog: CatalogDep, code: str, on: date | None = None) -> ProcedureVersion:
+    return await catalog.in_force(code, on)
+
+
+@router.get("/procedures/{code}/versions", response_model=Procedure, tags=["administration"],
+            summary="Every version of a procedure, drafts included")
+async def versions(catalog: CatalogDep, caller: CurrentCaller, code: str) -> Procedure:
+    caller.require(*ADMINS)
+    return await catalog.procedure(code)
+
+
+@router.post("/procedures", response_model=Procedure, status_code=201, tags=["administration"],
+             summary="Create a procedure as a draft")
+async def create(catalog: CatalogDep, caller: CurrentCaller, draft: ProcedureDraft) -> Procedure:
+    caller.require(*ADMINS)
+    return await catalog.create(draft)
+
+
+@router.put("/procedures/{code}", response_model=Procedure, tags=["administration"],
+            summary="Revise a procedure: edits a draft, or adds a version to a published procedure")
+async def revise(catalog: CatalogDep, caller: CurrentCaller, code: str, draft: ProcedureDraft) -> Procedure:
+    caller.require(*ADMINS)
+    return await catalog.revise(code, draft)
+
+
+@router.post("/procedures/{code}/publish", response_model=Procedure, tags=["administration"],
+             summary="Publish a draft procedure")
+async def publish(catalog: CatalogDep, caller: CurrentCaller, code: str) -> Procedure:
+    caller.require(*ADMINS)
+    return await catalog.publish(code)
+
+
+@router.post("/procedures/{code}/withdraw", response_model=Procedure, tags=["administration"],
+             summary="Withdraw a published procedure from a date")
+async def withdraw(catalog: CatalogDep, caller: CurrentCaller, code: str, body: Withdrawal) -> Procedure:
+    caller.require(*ADMINS)
+    return await catalog.withdraw(code, effective_from=body.effective_from, reason=body.reason)
+
+
+@router.get("/fields", response_model=list[ProcedureField], tags=["reference data"], summary="Fields (lĩnh vực)")
+async def fields(catalog: CatalogDep) -> list[ProcedureField]:
+    return await catalog.store.list_fields()
+
+
+@router.get("/agencies", response_model=list[Agency], tags=["reference data"],
+            summary="Agencies with their electronic agency codes")
+async def agencies(catalog: CatalogDep, level: Literal["province", "district", "commune"] | None = None) -> list[Agency]:
+    return await catalog.store.list_agencies(level)
+
+
+@router.get("/centres", response_model=list[Centre], tags=["reference data"], summary="Public administration service centres")
+async def centres(catalog: CatalogDep) -> list[Centre]:
+    return await catalog.store.list_centres()
+
+
+@router.get("/centres/{code}", response_model=Centre, tags=["reference data"], summary="One service centre")
+async def centre(catalog: CatalogDep, code: str) -> Centre:
+    found = await catalog.store.centre(code)
+    if found is None:
+        raise NotFound("Centre", code)
+    return found
