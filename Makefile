@@ -6,7 +6,7 @@ export UV_PYTHON := python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
 
-.PHONY: help setup run infra infra-down infra-status test test-unit test-integration asyncapi load clean
+.PHONY: help setup run infra infra-down infra-status test test-unit bench asyncapi load clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: setup infra ## Run every test: unit, adapter contracts on real servers, se
 
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+bench: setup ## Benchmarks that print figures (catalogue search p95 over 2,000 procedures)
+	$(UV) run --frozen python loadtests/bench_search.py
 
 asyncapi: setup ## Regenerate the AsyncAPI document from the event contracts
 	$(UV) run --frozen motcua-asyncapi > libs/contracts/asyncapi.json

@@ -6,6 +6,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from gateway.settings import GatewaySettings
+
 from gateway.app import create_app
 from gateway.routes import UPSTREAM_BY_SEGMENT
 from kit.testing import serving
@@ -100,7 +102,8 @@ async def test_an_upstream_problem_reaches_the_client_as_it_was(gateway, echo):
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_reaches_a_service(gateway, echo):
-    r = await gateway.post("/api/v1/petitions", content=b"x" * (1_048_576 + 1),
+    limit = GatewaySettings().max_body_bytes
+    r = await gateway.post("/api/v1/petitions", content=b"x" * (limit + 1),
                            headers={"Content-Type": "application/json"})
     is_problem(r, 413, "payload-too-large")
     assert echo.received == []

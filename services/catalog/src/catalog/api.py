@@ -3,13 +3,17 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kit.identity import CurrentCaller
 from kit.problems import NotFound
 
 from catalog.domain import Agency, Centre, Procedure, ProcedureDraft, ProcedureField, ProcedureVersion
+from catalog.forms import MAX_FORM_BYTES, FormRead, Forms
 from catalog.handlers import Catalog, SearchPage
 
 router = APIRouter()
@@ -106,3 +110,39 @@ async def centre(catalog: CatalogDep, code: str) -> Centre:
     if found is None:
         raise NotFound("Centre", code)
     return found
+
+
+def get_forms(request: Request) -> Forms:
+    return request.app.state.forms
+
+
+FormsDep = Annotated[Forms, Depends(get_forms)]
+
+
+@router.post("/forms", response_model=FormRead, status_code=201, tags=["forms"],
+             summary="Upload a form file (PDF, Word, Excel or OpenDocument)")
+async def upload_form(forms: FormsDep, caller: CurrentCaller, code: Annotated[str, Form(max_length=50)],
+                      title: Annotated[str, Form(min_length=3, max_length=300)],
+                      file: Annotated[UploadFile, File()]) -> FormRead:
+    caller.require(*ADMINS)
+    data = await file.read(MAX_FORM_BYTES + 1)
+    return await forms.upload(code=code, title=title, filename=file.filename or f"{code}", data=data)
+
+
+@router.get("/forms", response_model=list[FormRead], tags=["forms"], summary="Every form")
+async def list_forms(forms: FormsDep) -> list[FormRead]:
+    return await forms.list()
+
+
+@router.get("/forms/{code}", response_model=FormRead, tags=["forms"], summary="A form's description")
+async def get_form(forms: FormsDep, code: str) -> FormRead:
+    return await forms.get(code)
+
+
+@router.get("/forms/{code}/file", tags=["forms"], summary="Download a form file",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+async def download_form(forms: FormsDep, code: str) -> Response:
+    form, data = await forms.file(code)
+    return Response(data, media_type=form.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(form.filename)}",
+        "ETag": f'"{form.sha256}"'})

@@ -2,12 +2,14 @@
 
 from fastapi import FastAPI
 
+from kit.blobs import make_blobs
 from kit.bus import EventBus
 from kit.http import create_service_app
 from kit.runtime import Runtime
 from kit.store import DocumentStore
 
 from catalog import api
+from catalog.forms import Forms
 from catalog.handlers import Catalog
 from catalog.seed import seed
 from catalog.settings import CatalogSettings
@@ -29,4 +31,5 @@ def create_app(settings: CatalogSettings | None = None, *, bus: EventBus | None 
                              description="Administrative procedures, fees, forms, agencies and centres.",
                              routers=[api.router], on_startup=on_startup)
     app.state.catalog = catalog
+    app.state.forms = Forms(runtime.store.collection("forms"), make_blobs(settings, runtime.store))
     return app
