@@ -88,7 +88,7 @@ class Catalog:
 
     # --- writes ------------------------------------------------------------------------
 
-    async def _check_references(self, draft: ProcedureDraft) -> None:
+    async def check_references(self, draft: ProcedureDraft) -> None:
         if await self.store.field(draft.field_code) is None:
             raise Problem(422, "unknown-field", "Unknown field", f"There is no field (lĩnh vực) '{draft.field_code}'.",
                           field="field_code")
@@ -97,7 +97,7 @@ class Catalog:
                           field="agency_code")
 
     async def create(self, draft: ProcedureDraft) -> Procedure:
-        await self._check_references(draft)
+        await self.check_references(draft)
         try:
             return await self.store.add(new_procedure(draft), [])
         except DuplicateKey:
@@ -111,7 +111,7 @@ class Catalog:
         if draft.code != code:
             raise Problem(422, "code-mismatch", "Code does not match", f"The body is for {draft.code}, not {code}.",
                           field="code")
-        await self._check_references(draft)
+        await self.check_references(draft)
         return await self._change(code, lambda p: p.revise(draft, at=utcnow()), "revise")
 
     async def withdraw(self, code: str, *, effective_from: date, reason: str) -> Procedure:
