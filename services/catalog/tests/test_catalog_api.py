@@ -1,6 +1,6 @@
 """The catalogue through HTTP, on both store adapters, seeded with the demo data."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 

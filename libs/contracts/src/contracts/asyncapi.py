@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from contracts import REGISTRY, topics
+from contracts import topics
 
 CLOUDEVENT_HEADERS = {
     "type": "object",

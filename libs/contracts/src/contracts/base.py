@@ -1,6 +1,6 @@
 """How a contract is declared, registered, built into a CloudEvent and parsed back."""
 
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -61,7 +61,3 @@ def topics() -> dict[str, list[type[EventData]]]:
     for model in REGISTRY.values():
         by_topic.setdefault(model.topic, []).append(model)
     return by_topic
-
-
-def example(model: type[EventData]) -> dict[str, Any]:
-    return model.model_json_schema()

@@ -2,18 +2,9 @@
 
 import base64
 import json
-from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from kit.problems import Problem
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
 
 
 def encode_cursor(position: dict[str, Any]) -> str:

@@ -1,7 +1,6 @@
 """Use cases of the dossier service."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -81,7 +80,3 @@ async def receive(deps: Deps, *, code: str, caller: Caller) -> Dossier:
         except VersionConflict:
             continue  # someone else changed it: re-read and re-check the rules
     raise Conflict("concurrent-update", "The dossier is being changed by someone else", "Try again.")
-
-
-def now_local(deps: Deps) -> datetime:
-    return utcnow().astimezone(deps.timezone)
