@@ -13,7 +13,7 @@ def pytest_report_header(config):
 
         with MongoClient(MONGODB, serverSelectionTimeoutMS=2000) as client:
             info = client.admin.command("buildInfo")
-        flavour = "FerretDB " + info["ferretdb"]["version"] if "ferretdb" in info else "MongoDB"
+        flavour = f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info else "MongoDB"
         lines.append(f"mongodb: {MONGODB} ({flavour}, wire-compatible with MongoDB {info['version']})")
     except Exception as exc:  # reported, and the integration tests fail with the reason
         lines.append(f"mongodb: {MONGODB} NOT ANSWERING ({type(exc).__name__})")
