@@ -134,6 +134,8 @@ async def test_the_lifecycle_emits_published_revised_and_withdrawn_with_what_oth
     r = await client.post("/procedures/1.004227/withdraw", headers=ADMIN,
                           json={"effective_from": (today() + timedelta(days=1)).isoformat(), "reason": "Bãi bỏ"})
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    history = (await client.get("/procedures/1.004227/versions", headers=ADMIN)).json()
+    assert [v["version"] for v in history["versions"]] == [1, 2] and history["withdrawal_reason"] == "Bãi bỏ"
     mine = await eventually(lambda: [e for e in client.events if e.subject == "1.004227"] if len(
         [e for e in client.events if e.subject == "1.004227"]) == 3 else None)
     assert [e.type for e in mine] == ["vn.motcua.procedure.published.v1", "vn.motcua.procedure.revised.v1",

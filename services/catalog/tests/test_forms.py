@@ -49,6 +49,8 @@ async def test_a_form_is_uploaded_then_downloaded_byte_for_byte(client, data, co
     assert download.headers["content-type"].startswith(content_type)
     assert "T%E1%BB%9D" in download.headers["content-disposition"]  # the Vietnamese name, encoded
     assert [f["code"] for f in (await client.get("/forms")).json()] == ["TK-KH"]
+    described = (await client.get("/forms/TK-KH")).json()
+    assert described["title"] == "Tờ khai đăng ký kết hôn" and described["url"] == "/forms/TK-KH/file"
 
 
 @pytest.mark.parametrize("data, filename", [
