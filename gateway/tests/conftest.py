@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -21,7 +20,8 @@ from gateway.app import create_app
 from gateway.identity import DEMO_USERS, DemoUser
 from gateway.settings import GatewaySettings
 from kit.identity import CurrentCaller
-from kit.testing import serving
+from kit.testing import bound_socket, serving
+from kit.testing import running_server as running
 
 UPSTREAMS = ("catalog", "dossier", "lookup", "payment", "notification", "feedback")
 PUBLIC_URL = "http://gateway.test"
@@ -31,38 +31,8 @@ def user(username: str) -> DemoUser:
     return next(u for u in DEMO_USERS if u.username == username)
 
 
-def bound_socket() -> socket.socket:
-    """A socket bound to a free loopback port and not listening: connections to it are refused."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def url_of(sock: socket.socket) -> str:
     return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@contextlib.asynccontextmanager
-async def running(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
-    """Serve an ASGI app (lifespan included) with uvicorn on `sock` (by default a free loopback port);
-    yield its base URL. The socket is closed afterwards."""
-    sock = sock or bound_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                           timeout_graceful_shutdown=5))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the upstream did not start (its lifespan failed)")
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @contextlib.contextmanager

@@ -141,22 +141,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port and not listening (yet): connections are refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextlib.asynccontextmanager
-async def running_server(app, port: int | None = None) -> AsyncIterator[str]:
-    """Serve an app over real TCP on loopback (for clients that need a socket, like aiohttp);
-    yields its base URL and stops it on exit."""
+async def running_server(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve an app (lifespan included) with uvicorn over real loopback TCP, for clients that need a
+    socket (like aiohttp); yields its base URL. The socket is held from the start, so no other
+    process can take the port in between; it is closed on exit."""
     import uvicorn
 
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
+    sock = sock or bound_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+                                           timeout_graceful_shutdown=5))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        await eventually(lambda: server.started or task.done(), timeout=60)
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped during startup")
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the server did not start (its lifespan failed)")
+            await asyncio.sleep(0.005)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
+        await task
+        sock.close()
