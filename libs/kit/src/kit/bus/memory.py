@@ -129,7 +129,6 @@ class MemoryBus(EventBus):
         self.broker.append(topic, key, event)
 
     async def replay_dlq(self, topic: str) -> int:
-        key = ("__replay__", dlq_topic(topic), 0)
         moved = 0
         for index, part in enumerate(self.broker.topic(dlq_topic(topic))):
             key = ("__replay__", dlq_topic(topic), index)
