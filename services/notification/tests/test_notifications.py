@@ -21,7 +21,8 @@ def received_event():
                            occurred_at=datetime(2026, 11, 23, 2, 15, tzinfo=UTC),
                            due_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC), security_code_hash="0" * 64,
                            applicant=ApplicantContact(name="Nguyễn Văn An", phone="0912345678", email="an@example.vn"),
-                           received_at=datetime(2026, 11, 23, 2, 15, tzinfo=UTC), received_by="reception1")
+                           received_at=datetime(2026, 11, 23, 2, 15, tzinfo=UTC), received_by="reception1",
+                           result_channel="online")
     return build(data, source="/dossier", subject=CODE)
 
 

@@ -29,7 +29,8 @@ async def test_a_received_dossier_owes_the_fee_of_its_channel(store):
         received = DossierReceived(code=code, sequence=2, state="received", status_code=2, procedure_code="1.009974",
                                    procedure_name="Cấp giấy phép xây dựng", agency_code="000.00.21.H49",
                                    channel="online", occurred_at=at, security_code_hash="0" * 64,
-                                   applicant=ApplicantContact(name="An"), received_at=at, received_by="r1")
+                                   applicant=ApplicantContact(name="An"), received_at=at, received_by="r1",
+                                   result_channel="online")
         # Wait for the fee copy first: the two topics are independent streams.
         await eventually(lambda: store.collection("procedure_fees").get("1.009974"))
         await bus.publish("dossier.events", build(received, source="/dossier", subject=code), key=code)

@@ -2,7 +2,9 @@
 
 Adapters passed in (the embedded mode shares one in-process bus) are used but not owned."""
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from kit.bus import EventBus, Handler, make_bus
 from kit.cache import Cache, make_cache
@@ -24,6 +26,8 @@ class Runtime:
         self._owned = {"bus": bus is None, "store": store is None, "cache": cache is None}
         self.relay: OutboxRelay | None = None
         self._outbox_collections: list[str] = []
+        self._periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
+        self._tasks: list[asyncio.Task] = []
         self.started = False
 
     def outbox(self, *collections: str) -> None:
@@ -37,6 +41,18 @@ class Runtime:
                 raise RuntimeError("an idempotent consumer needs a store to record applied events")
             handler = AppliedEvents(self.store, group).guard(handler)
         self.bus.subscribe(topic, group, handler)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], *, name: str) -> None:
+        """Run `job` every `seconds` while the service runs (a failure is logged, the next round retries)."""
+        self._periodic.append((name, seconds, job))
+
+    async def _repeat(self, name: str, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job %s failed; retrying in %.1f s", name, seconds)
+            await asyncio.sleep(seconds)
 
     def notify_outbox(self) -> None:
         if self.relay is not None:
@@ -54,11 +70,16 @@ class Runtime:
             colls = [self.store.collection(c) for c in self._outbox_collections]
             self.relay = OutboxRelay(self.bus, colls, poll_seconds=self.settings.outbox_poll_seconds)
             await self.relay.start()
+        self._tasks = [asyncio.create_task(self._repeat(*p), name=p[0]) for p in self._periodic]
         self.started = True
 
     async def stop(self) -> None:
         if not self.started:
             return
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         if self.relay is not None:
             await self.relay.stop()
         if self._owned["bus"]:

@@ -6,14 +6,16 @@ import httpx
 
 from fastapi import FastAPI
 
+from kit.blobs import make_blobs
 from kit.bus import EventBus
 from kit.http import create_service_app
 from kit.runtime import Runtime
 from kit.store import DocumentStore
 
 from contracts.catalog import TOPIC as CATALOG_EVENTS
-from dossier import api
+from dossier import api, handlers
 from dossier.handlers import Deps
+from dossier.policy import PolicySource
 from dossier.procedures import ProcedureCopy
 from dossier.settings import DossierSettings
 from dossier.store import DOSSIERS, DossierStore
@@ -26,13 +28,16 @@ def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None 
     runtime.outbox(DOSSIERS)
     procedures = ProcedureCopy(runtime.store, settings.catalog_url, catalog_client)
     runtime.subscribe(CATALOG_EVENTS, "dossier", procedures.on_catalog_event)
+    deps = Deps(dossiers=DossierStore(runtime), procedures=procedures, policy=PolicySource(runtime.store, settings),
+                blobs=make_blobs(settings, runtime.store), settings=settings,
+                pepper=settings.security_pepper.get_secret_value(), timezone=ZoneInfo(settings.timezone))
+    runtime.every(settings.timer_poll_seconds, lambda: handlers.fire_due_timers(deps), name="dossier-timers")
 
     async def on_startup() -> None:
-        await runtime.store.collection(DOSSIERS).ensure_index(["state"])
-        app.state.deps = Deps(dossiers=DossierStore(runtime), procedures=procedures,
-                              pepper=settings.security_pepper.get_secret_value(), timezone=ZoneInfo(settings.timezone))
+        await deps.dossiers.ensure_indexes()
 
     app = create_service_app(runtime, title="Một Cửa — dossiers",
                              description="The dossier lifecycle under the one-stop-shop rules (Decree 118/2025).",
                              routers=[api.router], on_startup=on_startup)
+    app.state.deps = deps
     return app

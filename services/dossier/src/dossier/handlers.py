@@ -1,61 +1,50 @@
-"""Use cases of the dossier service."""
+"""Use cases of the dossier service: reading a dossier, every lifecycle command, and the timers."""
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
-
+from kit.blobs import BlobStore
 from kit.events import utcnow
 from kit.identity import Caller
 from kit.problems import Conflict, NotFound, Problem
-from kit.store import DuplicateKey, VersionConflict
+from kit.store import VersionConflict
 
-from dossier import domain
-from dossier.domain import ALLOWED_ACTIONS, Applicant, Dossier, IllegalTransition, ProvidedDocument
+from contracts.dossier import DossierChange
+from dossier.domain import Actor, DomainError, Dossier, Policy
+from dossier.policy import PolicySource
 from dossier.procedures import ProcedureCopy
-from dossier.security import hash_security_code, new_security_code
+from dossier.settings import DossierSettings
 from dossier.store import DossierStore
 
+log = logging.getLogger("dossier.handlers")
 
-class OnlineSubmission(BaseModel):
-    procedure_code: str = Field(pattern=r"^\d\.\d{6}$", examples=["1.000894"])
-    applicant: Applicant
-    documents: list[ProvidedDocument] = Field(default=[], max_length=100)
-    result_channel: str = Field(default="online", pattern="^(counter|post|online)$")
+Command = Callable[[Dossier, Actor, datetime, Policy], list[DossierChange]]
 
 
 @dataclass
 class Deps:
     dossiers: DossierStore
     procedures: ProcedureCopy
+    policy: PolicySource
+    blobs: BlobStore
+    settings: DossierSettings
     pepper: str
     timezone: ZoneInfo
 
 
-async def submit_online(deps: Deps, *, submission: OnlineSubmission, caller: Caller) -> tuple[Dossier, str]:
-    """Returns the new dossier and its security code (shown once, never stored)."""
-    procedure = await deps.procedures.get(submission.procedure_code)
-    known = set(procedure.required_documents)
-    unknown = [d.code for d in submission.documents if d.code not in known]
-    if unknown:
-        raise Problem(422, "unknown-documents", "Documents not required by the procedure",
-                      f"Procedure {procedure.code} does not list: {', '.join(unknown)}.", field="documents",
-                      unknown=unknown, required=sorted(known))
-    now = utcnow()
-    local = now.astimezone(deps.timezone)
-    for _ in range(5):
-        sequence = await deps.dossiers.next_sequence(procedure.agency_code, f"{local:%y%m%d}")
-        code = domain.dossier_code(procedure.agency_code, local, sequence)
-        security_code = new_security_code()
-        dossier, events = domain.submit_online(
-            code=code, security_code_hash=hash_security_code(deps.pepper, code, security_code), procedure=procedure,
-            applicant=submission.applicant, documents=submission.documents, result_channel=submission.result_channel,
-            actor=caller.subject or "anonymous", at=now)
-        try:
-            return await deps.dossiers.add(dossier, events), security_code
-        except DuplicateKey:
-            continue  # a counter reset by an operator: take the next number
-    raise Conflict("code-exhausted", "Could not allocate a dossier code", "Try again.")
+def actor_of(caller: Caller) -> Actor:
+    if caller.anonymous:
+        raise Problem(401, "unauthenticated", "Sign-in required", "This action needs a signed-in user.")
+    return Actor(subject=caller.subject, roles=caller.roles, agency=caller.agency, name=caller.name)
+
+
+def problem_of(exc: DomainError) -> Problem:
+    titles = {403: "Action not allowed for you", 409: "Action not allowed in this state",
+              422: "The command is not valid"}
+    return Problem(exc.status, exc.kind, titles[exc.status], exc.detail, **exc.extra)
 
 
 async def get_dossier(deps: Deps, *, code: str) -> Dossier:
@@ -65,18 +54,39 @@ async def get_dossier(deps: Deps, *, code: str) -> Dossier:
     return dossier
 
 
-async def receive(deps: Deps, *, code: str, caller: Caller) -> Dossier:
-    caller.require("reception_officer")
+async def act(deps: Deps, *, code: str, caller: Caller, command: Command) -> Dossier:
+    """Apply one lifecycle command under optimistic concurrency: a lost race re-reads and re-judges."""
+    actor = actor_of(caller)
+    policy = await deps.policy.current()
     for _ in range(3):
         dossier = await get_dossier(deps, code=code)
         try:
-            events = dossier.receive(officer=caller.subject or "", at=utcnow())
-        except IllegalTransition as exc:
-            raise Conflict("illegal-transition", "Action not allowed in this state",
-                           f"Dossier {code} is '{exc.state}'; '{exc.action}' is not allowed.",
-                           state=exc.state.value, allowed_actions=ALLOWED_ACTIONS[exc.state]) from None
+            events = command(dossier, actor, utcnow(), policy)
+        except DomainError as exc:
+            raise problem_of(exc) from None
         try:
             return await deps.dossiers.save(dossier, events)
         except VersionConflict:
-            continue  # someone else changed it: re-read and re-check the rules
+            continue
     raise Conflict("concurrent-update", "The dossier is being changed by someone else", "Try again.")
+
+
+async def fire_due_timers(deps: Deps, *, now: datetime | None = None) -> int:
+    """Run the timers that are due (overdue, stalled, unanswered supplement). Safe on several replicas:
+    a timer is disarmed in the same versioned write that emits its event, so it fires once."""
+    now = now or utcnow()
+    policy = await deps.policy.current()
+    fired = 0
+    for code in await deps.dossiers.due_timers(now):
+        dossier = await deps.dossiers.get(code)
+        if dossier is None:
+            continue
+        events = dossier.fire_timers(now=now, policy=policy)
+        try:
+            await deps.dossiers.save(dossier, events)
+        except VersionConflict:
+            continue  # another replica or an officer got there first; the next round looks again
+        fired += len(events)
+    if fired:
+        log.info("timers fired", extra={"events": fired})
+    return fired

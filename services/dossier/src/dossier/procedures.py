@@ -18,6 +18,12 @@ log = logging.getLogger("dossier.procedures")
 COLLECTION = "procedures"
 
 
+def _copy_of(procedure: dict) -> dict:
+    """The part of a procedure (event data or the catalogue's JSON) a dossier needs."""
+    keep = ("code", "version", "name_vi", "agency_code", "required_documents", "processing_times", "immediate_result")
+    return {**{k: procedure[k] for k in keep if k in procedure}, "withdrawn": False}
+
+
 class ProcedureCopy:
     def __init__(self, store: DocumentStore, catalog_url: str, client: httpx.AsyncClient | None = None):
         self.coll = store.collection(COLLECTION)
@@ -30,9 +36,7 @@ class ProcedureCopy:
         except UnknownEventType:
             return  # a newer catalogue event type: nothing this version keeps
         if isinstance(data, (ProcedurePublished, ProcedureRevised)):
-            await self._keep({"code": data.code, "version": data.version, "name_vi": data.name_vi,
-                              "agency_code": data.agency_code,
-                              "required_documents": [d.code for d in data.required_documents], "withdrawn": False})
+            await self._keep(_copy_of(data.model_dump(mode="json")))
         elif isinstance(data, ProcedureWithdrawn):
             current = await self.coll.get(data.code)
             if current and current["procedure_version"] <= data.version:
@@ -50,8 +54,7 @@ class ProcedureCopy:
         if doc.get("withdrawn"):
             raise Problem(422, "procedure-withdrawn", "Procedure withdrawn",
                           f"Procedure {code} no longer accepts dossiers.", field="procedure_code")
-        return ProcedureRef(code=doc["code"], version=doc["procedure_version"], name_vi=doc["name_vi"],
-                            agency_code=doc["agency_code"], required_documents=doc.get("required_documents", []))
+        return ProcedureRef.model_validate({**doc, "version": doc["procedure_version"]})
 
     async def _fetch(self, code: str) -> dict:
         try:
@@ -65,8 +68,6 @@ class ProcedureCopy:
         if response.status_code != 200:
             raise Unavailable("The procedure catalogue answered with an error.")
         body = response.json()
-        doc = {"code": body["code"], "version": body["version"], "name_vi": body["name_vi"],
-               "agency_code": body["agency_code"],
-               "required_documents": [d["code"] for d in body.get("required_documents", [])], "withdrawn": False}
+        doc = _copy_of(body)
         await self._keep(doc)
         return {**doc, "procedure_version": doc["version"]}

@@ -10,6 +10,20 @@ class DossierSettings(PlatformSettings):
     # HMAC key for security codes: only a keyed hash is stored or published, never the code.
     security_pepper: SecretStr = SecretStr("dev-only-pepper-change-me")
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Working sessions (DOMAIN.md section 2; Quảng Ninh's own hours are to be verified).
+    morning_start: str = "07:00"
+    morning_end: str = "11:30"
+    afternoon_start: str = "13:30"
+    afternoon_end: str = "17:00"
+    intake_response_hours: float = 8
+    stall_working_days: float = 3
+    supplement_response_days: int = 15
+    timer_poll_seconds: float = 5.0
+    # The public lookup page the receipt's QR code opens.
+    lookup_page_url: str = "http://127.0.0.1:8000/tra-cuu"
+    centre_name: str = "Trung tâm Phục vụ hành chính công tỉnh Quảng Ninh"
+    centre_address: str = "Tầng 1, Trụ sở Liên cơ quan số 2, phường Hồng Hà, TP. Hạ Long"  # seeds/centres
+    centre_phone: str | None = "1900558826"
 
 
 class LookupSettings(PlatformSettings):

@@ -1,13 +1,24 @@
-"""Dossiers as documents with their outbox; the daily code counters."""
+"""Dossiers as documents with their outbox; the daily code counters; the due timers."""
+
+from datetime import datetime, timezone
 
 from kit.outbox import outbox_entry
 from kit.runtime import Runtime
+from kit.store.base import Filter
 
 from contracts import EventData, build
 from dossier.domain import Dossier
 
 DOSSIERS = "dossiers"
 COUNTERS = "dossier_counters"
+INDEXES = [
+    ["state"],
+    ["timer_at"],  # the durable timers: only due ones are read
+    ["current_agency", "is_open", "deadline_key"],
+    ["assignee", "is_open", "deadline_key"],
+    ["procedure.agency_code", "received_on"],
+    ["procedure.agency_code", "completed_on"],
+]
 
 
 class DossierStore:
@@ -16,6 +27,10 @@ class DossierStore:
         self.coll = runtime.store.collection(DOSSIERS)
         self.counters = runtime.store.collection(COUNTERS)
 
+    async def ensure_indexes(self) -> None:
+        for fields in INDEXES:
+            await self.coll.ensure_index(fields)
+
     async def next_sequence(self, agency_code: str, yymmdd: str) -> int:
         """Per agency and day; atomic in the store, so unique across replicas."""
         return await self.counters.increment(f"{agency_code}-{yymmdd}")
@@ -23,6 +38,19 @@ class DossierStore:
     async def get(self, code: str) -> Dossier | None:
         doc = await self.coll.get(code)
         return Dossier.model_validate(doc) if doc else None
+
+    async def find(self, flt: Filter, *, sort: list[tuple[str, int]] | None = None,
+                   limit: int | None = None) -> list[Dossier]:
+        return [Dossier.model_validate(d) for d in await self.coll.find(flt, sort=sort, limit=limit)]
+
+    async def count(self, flt: Filter) -> int:
+        return await self.coll.count(flt)
+
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[str]:
+        """Codes of dossiers with a timer due at `now` (an index range, never a scan of every dossier)."""
+        key = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        docs = await self.coll.find({"timer_at": {"$lte": key}}, sort=[("timer_at", 1)], limit=limit)
+        return [d["_id"] for d in docs]
 
     async def add(self, dossier: Dossier, events: list[EventData]) -> Dossier:
         doc = dossier.model_dump(mode="json", exclude={"version"})
