@@ -1,0 +1,297 @@
+"""The receipt and appointment slip (Form 01, Circular 01/2018/TT-VPCP) as an A4 PDF.
+
+Pure: a `Receipt` in, PDF bytes out; the only I/O is reading the bundled fonts. An online
+submission that has not been received yet (no appointment) gets the acknowledgement variant.
+"""
+
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import segno
+from fpdf import FPDF, FontFace
+from fpdf.enums import PathPaintRule, XPos, YPos
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from dossier.calendar import TZ
+from dossier.security import LENGTH as SECURITY_CODE_LENGTH
+
+TITLE = "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
+ACK_TITLE = "PHIẾU XÁC NHẬN NỘP HỒ SƠ TRỰC TUYẾN"
+NOT_YET = "Sẽ được thông báo khi hồ sơ được tiếp nhận"
+CHANNELS = {
+    "counter": "Nhận tại Bộ phận Một cửa",
+    "post": "Nhận qua dịch vụ bưu chính",
+    "online": "Nhận trực tuyến",
+}
+
+# Next to this module, so they ship in the wheel and are found in any install layout.
+FONTS = Path(__file__).parent / "fonts"
+SANS, MONO = "DejaVu", "DejaVuMono"
+
+# Precomposed (NFC) text only: fpdf2 does not shape, so a decomposed "ễ" (as macOS file names
+# and some keyboards send it) would print its marks beside the letter instead of on it.
+Text = Annotated[str, AfterValidator(lambda s: unicodedata.normalize("NFC", s))]
+
+
+class ReceiptFile(BaseModel):
+    filename: Text
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class ReceiptDocument(BaseModel):
+    name: Text
+    originals: int = Field(default=0, ge=0)
+    copies: int = Field(default=0, ge=0)
+    files: list[ReceiptFile] = []
+
+
+class Receipt(BaseModel):
+    centre_name: Text
+    centre_address: Text
+    centre_phone: Text | None = None
+    dossier_code: str
+    security_code: str = Field(min_length=SECURITY_CODE_LENGTH, max_length=SECURITY_CODE_LENGTH)
+    applicant_name: Text
+    applicant_address: Text
+    applicant_phone: Text
+    applicant_email: Text | None = None
+    procedure_code: Text
+    procedure_name: Text
+    documents: list[ReceiptDocument]
+    sets: int = Field(default=1, ge=1)
+    processing_time: Text
+    submitted_at: AwareDatetime
+    received_at: AwareDatetime | None = None
+    received_by: Text | None = None
+    appointment_at: AwareDatetime | None = None
+    result_channel: Literal["counter", "post", "online"]
+    ledger_entry: Text = Field(description="The whole 'Vào Sổ theo dõi hồ sơ…' line, printed as is")
+    fee_status: Text | None = None
+    lookup_url: str
+
+
+def local_time(moment: datetime) -> str:
+    """`14 giờ 05 phút, ngày 23/11/2026`, in Vietnam's time whatever the input's zone."""
+    t = moment.astimezone(TZ)
+    return f"{t:%H} giờ {t:%M} phút, ngày {t:%d/%m/%Y}"
+
+
+def render_receipt(receipt: Receipt) -> bytes:
+    pdf = _Pdf(receipt.dossier_code)
+    # Pin the dates to the submission so the same receipt always gives the same bytes.
+    pdf.set_creation_date(receipt.submitted_at)
+    pdf.set_title(f"{_title(receipt)} {receipt.dossier_code}")
+    pdf.set_lang("vi")
+    pdf.set_creator("Một Cửa")
+    pdf.add_page()
+    _header(pdf, receipt)
+    _title_block(pdf, receipt)
+    _lookup_panel(pdf, receipt)
+    _body(pdf, receipt)
+    _signatures(pdf, receipt)
+    return bytes(pdf.output())
+
+
+class _Pdf(FPDF):
+    def __init__(self, dossier_code: str):
+        super().__init__(format="A4", unit="mm")
+        self.dossier_code = dossier_code
+        # Official documents (Decree 30/2020) use a wider left margin for binding.
+        self.set_margins(left=20, top=15, right=15)
+        self.set_auto_page_break(True, margin=18)
+        self.add_font(SANS, "", FONTS / "DejaVuSans.ttf")
+        self.add_font(SANS, "B", FONTS / "DejaVuSans-Bold.ttf")
+        self.add_font(MONO, "", FONTS / "DejaVuSansMono.ttf")
+        # The mono font lacks some Vietnamese capitals; a file name may need them.
+        self.set_fallback_fonts([SANS], exact_match=False)
+
+    def footer(self) -> None:
+        # A long document list runs over pages: each one says which dossier it belongs to.
+        self.set_y(-12)
+        self.set_font(SANS, "", 7)
+        self.set_text_color(110)
+        self.cell(self.epw / 2, 4, f"Mã hồ sơ: {self.dossier_code}")
+        self.cell(self.epw / 2, 4, f"Trang {self.page_no()}/{{nb}}", align="R")
+        self.set_text_color(0)
+
+
+def _title(r: Receipt) -> str:
+    return TITLE if r.appointment_at else ACK_TITLE
+
+
+def _rule(pdf: FPDF, centre_x: float, y: float, width: float) -> None:
+    pdf.set_line_width(0.3)
+    pdf.line(centre_x - width / 2, y, centre_x + width / 2, y)
+
+
+def _header(pdf: FPDF, r: Receipt) -> None:
+    top, left_w = pdf.get_y(), 80
+    right_x, right_w = pdf.l_margin + left_w, pdf.epw - left_w
+
+    pdf.set_font(SANS, "B", 9)
+    pdf.multi_cell(left_w, 4.5, r.centre_name.upper(), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _rule(pdf, pdf.l_margin + left_w / 2, pdf.get_y() + 1, 25)
+    pdf.set_y(pdf.get_y() + 2.5)
+    pdf.set_font(SANS, "", 7.5)
+    contact = r.centre_address + (f"\nĐiện thoại: {r.centre_phone}" if r.centre_phone else "")
+    pdf.multi_cell(left_w, 3.5, contact, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_bottom = pdf.get_y()
+
+    pdf.set_xy(right_x, top)
+    pdf.set_font(SANS, "B", 9)
+    pdf.cell(right_w, 4.5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    motto = "Độc lập - Tự do - Hạnh phúc"
+    pdf.set_font(SANS, "B", 10)
+    pdf.cell(right_w, 5, motto, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    _rule(pdf, right_x + right_w / 2, pdf.get_y() + 0.5, pdf.get_string_width(motto))
+
+    pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
+
+
+def _title_block(pdf: FPDF, r: Receipt) -> None:
+    pdf.set_font(SANS, "B", 14)
+    pdf.multi_cell(0, 7, _title(r), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(SANS, "B", 11)
+    pdf.cell(0, 6, f"Mã hồ sơ: {r.dossier_code}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+
+
+def _lookup_panel(pdf: FPDF, r: Receipt) -> None:
+    """A framed box: the QR code on the left, the security code and the link on the right."""
+    x, y, qr_size, pad = pdf.l_margin, pdf.get_y(), 30.0, 3.0
+    _qr(pdf, r.lookup_url, x + pad, y + pad, qr_size)
+    pdf.link(x + pad, y + pad, qr_size, qr_size, r.lookup_url)
+
+    # Each line is placed explicitly: ln() would send x back to the left margin.
+    text_x = x + qr_size + 2 * pad + 2
+    text_w = pdf.epw - (text_x - x) - pad
+
+    def line(height: float) -> None:
+        pdf.set_xy(text_x, pdf.get_y() + height)
+
+    pdf.set_xy(text_x, y + pad + 1)
+    pdf.set_font(SANS, "", 9.5)
+    pdf.cell(text_w, 5, "Mã bảo mật (dùng để tra cứu):")
+    line(6)
+    pdf.set_font(SANS, "B", 15)
+    pdf.set_line_width(0.4)
+    pdf.cell(pdf.get_string_width(r.security_code) + 10, 9, r.security_code, border=1, align="C")
+    line(11)
+    pdf.set_font(SANS, "", 9)
+    pdf.cell(text_w, 4.5, "Quét mã QR để tra cứu tình trạng hồ sơ")
+    line(4.5)
+    pdf.set_font(SANS, "", 8)
+    pdf.set_text_color(0, 0, 160)
+    pdf.multi_cell(text_w, 4, r.lookup_url, link=r.lookup_url, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_text_color(0)
+
+    bottom = max(y + qr_size + 2 * pad, pdf.get_y() + pad)
+    pdf.set_line_width(0.2)
+    pdf.rect(x, y, pdf.epw, bottom - y)
+    pdf.set_xy(x, bottom + 4)
+
+
+def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
+    """Drawn as vectors (one filled path) so it stays sharp in print and at any zoom."""
+    rows = [list(row) for row in segno.make(url, error="m", micro=False).matrix_iter(border=0)]
+    module = size / len(rows)
+    with pdf.new_path() as path:
+        path.style.fill_color = "#000000"
+        path.style.paint_rule = PathPaintRule.FILL_NONZERO
+        for j, row in enumerate(rows):
+            i = 0
+            while i < len(row):  # one rectangle per run of dark modules
+                if not row[i]:
+                    i += 1
+                    continue
+                start = i
+                while i < len(row) and row[i]:
+                    i += 1
+                path.rectangle(x + start * module, y + j * module, (i - start) * module, module)
+
+
+def _field(pdf: FPDF, label: str, value: str, bold: bool = True) -> None:
+    """`label: value` as flowing text, wrapping at the margins."""
+    pdf.set_font(SANS, "", 10)
+    pdf.write(5.2, f"{label}: ")
+    pdf.set_font(SANS, "B" if bold else "", 10)
+    pdf.write(5.2, value)
+    pdf.ln(5.6)
+
+
+def _body(pdf: FPDF, r: Receipt) -> None:
+    # Until it is received, an online submission has an applicant but no intake yet.
+    _field(pdf, "Tiếp nhận hồ sơ của" if r.appointment_at else "Người nộp hồ sơ", r.applicant_name)
+    _field(pdf, "Địa chỉ", r.applicant_address, bold=False)
+    contact = r.applicant_phone + (f"     Email: {r.applicant_email}" if r.applicant_email else "")
+    _field(pdf, "Số điện thoại", contact, bold=False)
+    _field(pdf, "Nội dung yêu cầu giải quyết", f"{r.procedure_name} (mã thủ tục {r.procedure_code})")
+
+    pdf.set_font(SANS, "", 10)
+    pdf.cell(0, 6, "1. Thành phần hồ sơ nộp gồm:", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _documents(pdf, r.documents)
+
+    # Numbered as on the form; the optional lines close up the numbering when absent.
+    items = [("Số lượng hồ sơ", f"{r.sets} bộ"),
+             ("Thời gian giải quyết hồ sơ theo quy định", r.processing_time),
+             ("Thời gian nộp hồ sơ", local_time(r.submitted_at))]
+    if r.received_at:
+        items.append(("Thời gian tiếp nhận hồ sơ", local_time(r.received_at)))
+    items.append(("Thời gian trả kết quả giải quyết hồ sơ",
+                  local_time(r.appointment_at) if r.appointment_at else NOT_YET))
+    items.append(("Hình thức nhận kết quả", CHANNELS[r.result_channel]))
+    if r.fee_status:
+        items.append(("Phí, lệ phí", r.fee_status))
+    for number, (label, value) in enumerate(items, start=2):
+        _field(pdf, f"{number}. {label}", value)
+    pdf.ln(1)
+    pdf.set_font(SANS, "", 10)
+    pdf.multi_cell(0, 5.5, r.ledger_entry, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _documents(pdf: FPDF, documents: list[ReceiptDocument]) -> None:
+    # The digest column is wide enough for 64 hex digits on one line at 6 pt, so a digest
+    # reads (and copies) as one word; fpdf2 breaks rows across pages and repeats the heading.
+    pdf.set_font(SANS, "", 8.5)
+    digest = FontFace(family=MONO, size_pt=6)
+    with pdf.table(col_widths=(10, 52, 14, 14, 85), width=pdf.epw, align="LEFT", line_height=3.6, padding=1.2,
+                   text_align=("CENTER", "LEFT", "CENTER", "CENTER", "LEFT"), v_align="TOP",
+                   headings_style=FontFace(emphasis="BOLD", fill_color=235)) as table:
+        table.row(["STT", "Tên giấy tờ", "Bản chính", "Bản sao", "Tệp đính kèm (tên tệp, SHA-256)"])
+        for number, doc in enumerate(documents, start=1):
+            row = table.row()
+            row.cell(str(number))
+            row.cell(doc.name)
+            row.cell(str(doc.originals))
+            row.cell(str(doc.copies))
+            row.cell("\n".join(f"{f.filename} ({_size(f.size)})\n{f.sha256}" for f in doc.files), style=digest)
+    pdf.ln(2)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value, unit = (n / 1024, "KB") if n < 1024**2 else (n / 1024**2, "MB")
+    return f"{value:.1f} {unit}".replace(".", ",")  # Vietnamese decimal comma
+
+
+def _signatures(pdf: FPDF, r: Receipt) -> None:
+    if pdf.get_y() + 34 > pdf.page_break_trigger:  # never split the signature blocks
+        pdf.add_page()
+    pdf.ln(3)
+    top, half = pdf.get_y(), pdf.epw / 2
+    for i, (role, name) in enumerate([("NGƯỜI NỘP HỒ SƠ", r.applicant_name),
+                                      ("NGƯỜI TIẾP NHẬN HỒ SƠ", r.received_by)]):
+        x = pdf.l_margin + i * half
+        pdf.set_xy(x, top)
+        pdf.set_font(SANS, "B", 10)
+        pdf.cell(half, 5, role, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_font(SANS, "", 8.5)
+        pdf.cell(half, 4.5, "(Ký và ghi rõ họ tên)", align="C")
+        if name:  # below the room left for the handwritten signature
+            pdf.set_xy(x, top + 25)
+            pdf.set_font(SANS, "B", 10)
+            pdf.multi_cell(half, 5, name, align="C")
