@@ -19,7 +19,7 @@ from kit.testing import KAFKA, MONGODB, eventually, require_server, running_serv
 from notification.app import create_app as notification_app
 from notification.settings import NotificationSettings
 
-from .test_walking_skeleton import SUBMISSION
+from .helpers import submission_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -44,7 +44,7 @@ async def test_one_trace_spans_gateway_service_kafka_and_consumer():
             login = await client.post("/auth/dev/token", json={"username": "citizen1"})
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             exporter.clear()
-            r = await client.post("/api/v1/dossiers", json=SUBMISSION, headers=headers)
+            r = await client.post("/api/v1/dossiers", **submission_form(), headers=headers)
             assert r.status_code == 201, r.text
 
         def consumed():

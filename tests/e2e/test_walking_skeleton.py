@@ -4,54 +4,11 @@ service, the payment service; send a petition."""
 
 import time
 
-import httpx
 import pytest
 
-from . import stack as stacks
+from .helpers import SUBMISSION, ok as _ok, submission_form, token, until
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", params=["embedded", pytest.param("distributed", marks=pytest.mark.integration)])
-def platform(request, tmp_path_factory):
-    logs = tmp_path_factory.mktemp(f"logs-{request.param}")
-    if request.param == "embedded":
-        stack = stacks.embedded(logs, tmp_path_factory.mktemp("embedded-data"))
-    else:
-        stack = stacks.distributed(logs)
-    try:
-        stack.wait_ready()
-        with httpx.Client(base_url=stack.gateway, timeout=10) as client:
-            client.stack = stack
-            yield client
-    finally:
-        stack.stop()
-
-
-def until(check, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s (last: {value!r})")
-        time.sleep(interval)
-
-
-def token(client, username):
-    r = client.post("/auth/dev/token", json={"username": username})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-SUBMISSION = {
-    "procedure_code": "1.000894",
-    "applicant": {"name": "Nguyễn Thị Mai", "id_number": "022190004321", "phone": "0912000111",
-                  "email": "mai@example.vn", "address": "Phường Hồng Gai, Hạ Long, Quảng Ninh"},
-    "documents": [{"code": "TK"}, {"code": "XNTTHN"}],
-    "result_channel": "online",
-}
 
 
 def test_a_citizen_finds_the_procedure(platform):
@@ -61,15 +18,11 @@ def test_a_citizen_finds_the_procedure(platform):
     assert procedure["name_vi"] == "Đăng ký kết hôn"
 
 
-def _ok(response):
-    return response.json() if response.status_code == 200 else None
-
-
 def test_a_dossier_goes_from_submission_to_received_and_every_service_hears_of_it(platform):
     citizen, reception, admin = (token(platform, u) for u in ("citizen1", "reception1", "admin1"))
     # The dossier service learns the procedure from catalog.events or, on a miss, by asking the catalogue.
     r = until(lambda: (lambda a: a if a.status_code == 201 else None)(
-        platform.post("/api/v1/dossiers", json=SUBMISSION, headers=citizen)), timeout=30)
+        platform.post("/api/v1/dossiers", **submission_form(), headers=citizen)), timeout=30)
     receipt = r.json()
     code, security_code = receipt["code"], receipt["security_code"]
     assert receipt["state"] == "submitted"

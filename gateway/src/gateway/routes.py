@@ -5,7 +5,7 @@ import re
 # First segment of the path after /api/v1 → upstream.
 UPSTREAM_BY_SEGMENT = {
     "procedures": "catalog", "fields": "catalog", "agencies": "catalog", "centres": "catalog", "forms": "catalog",
-    "dossiers": "dossier",
+    "dossiers": "dossier", "queues": "dossier", "indicators": "dossier", "calendar": "dossier",
     "lookup": "lookup",
     "payments": "payment",
     "messages": "notification", "notifications": "notification",
@@ -17,6 +17,7 @@ PUBLIC_ROUTES = [
     ("GET", re.compile(r"^/(procedures|fields|agencies|centres|forms)(/.*)?$")),
     ("POST", re.compile(r"^/lookup$")),
     ("GET", re.compile(r"^/lookup/[^/]+$")),
+    ("POST", re.compile(r"^/dossiers/[^/]+/receipt$")),  # the security code is the credential
     ("POST", re.compile(r"^/petitions$")),
 ]
 

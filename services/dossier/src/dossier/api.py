@@ -3,13 +3,13 @@
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from kit.identity import CurrentCaller
 
 from contracts.dossier import MissingItem
-from dossier import handlers, intake
+from dossier import handlers, intake, receipts
 from dossier.domain import (CODE_PATTERN, LABELS, STATUS_CODE, Action, Dossier, ProvidedDocument, RoutingStep,
                             State, SupplementRequest, Transition, allowed_actions)
 from dossier.handlers import Deps
@@ -97,6 +97,15 @@ async def counter(deps: DepsDep, caller: CurrentCaller, body: CounterIntake) -> 
 async def get(deps: DepsDep, caller: CurrentCaller, code: str) -> DossierDetail:
     caller.require(*OFFICERS)
     return DossierDetail.of(await handlers.get_dossier(deps, code=code))
+
+
+@router.post("/dossiers/{code}/receipt", summary="The receipt and appointment slip (PDF, with a QR code to the lookup)",
+             response_class=Response, responses={200: {"content": {"application/pdf": {}}},
+                                                 404: {"description": "no dossier matches the code and security code"}})
+async def receipt(deps: DepsDep, code: str, body: receipts.ReceiptRequest) -> Response:
+    pdf = await receipts.receipt_pdf(deps, code=code, security_code=body.security_code)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="bien-nhan-{code}.pdf"'})
 
 
 # -- one route per lifecycle action --------------------------------------------------------------

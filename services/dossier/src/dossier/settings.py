@@ -19,8 +19,8 @@ class DossierSettings(PlatformSettings):
     stall_working_days: float = 3
     supplement_response_days: int = 15
     timer_poll_seconds: float = 5.0
-    # The public lookup page the receipt's QR code opens.
-    lookup_page_url: str = "http://127.0.0.1:8000/tra-cuu"
+    # What the receipt's QR code opens: the public status lookup, code and security code filled in.
+    lookup_url_template: str = "http://127.0.0.1:8000/api/v1/lookup/{code}?security_code={security_code}"
     centre_name: str = "Trung tâm Phục vụ hành chính công tỉnh Quảng Ninh"
     centre_address: str = "Tầng 1, Trụ sở Liên cơ quan số 2, phường Hồng Hà, TP. Hạ Long"  # seeds/centres
     centre_phone: str | None = "1900558826"
