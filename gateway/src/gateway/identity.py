@@ -35,6 +35,9 @@ DEMO_USERS = [
     DemoUser("reception1", "Trần Thị Bình", ("reception_officer",), "000.00.21.H49"),
     DemoUser("specialist1", "Lê Văn Cường", ("specialist",), "000.00.21.H49"),
     DemoUser("leader1", "Phạm Thị Dung", ("leader",), "000.00.21.H49"),
+    # A second agency, for inter-agency (liên thông) routing.
+    DemoUser("specialist2", "Ngô Văn Khánh", ("specialist",), "000.00.03.H49"),
+    DemoUser("leader2", "Đỗ Thị Mai", ("leader",), "000.00.03.H49"),
     DemoUser("cashier1", "Hoàng Văn Em", ("cashier",), "000.00.21.H49"),
     DemoUser("catalog1", "Vũ Thị Giang", ("catalog_admin",)),
     DemoUser("feedback1", "Đặng Văn Hải", ("feedback_officer",)),
