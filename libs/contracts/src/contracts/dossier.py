@@ -137,6 +137,11 @@ class DossierWithdrawalRequested(DossierChange):
     pass
 
 
+@_dossier_event("withdrawal_cancelled", "The citizen took back the withdrawal request; processing resumes.")
+class DossierWithdrawalCancelled(DossierChange):
+    pass
+
+
 @_dossier_event("stopped", "Processing stopped: withdrawal confirmed, or no answer to a supplement request in time.")
 class DossierStopped(DossierChange):
     pass

@@ -1,4 +1,5 @@
-"""HTTP routes of the dossier service: intake, reading a dossier, and one route per lifecycle action."""
+"""HTTP routes of the dossier service: reading a dossier, and one route per lifecycle action (intake and the
+routes that take files are in api_intake.py)."""
 
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -9,11 +10,10 @@ from pydantic import BaseModel, Field
 from kit.identity import CurrentCaller
 
 from contracts.dossier import MissingItem
-from dossier import handlers, intake, receipts
+from dossier import handlers, receipts
 from dossier.domain import (CODE_PATTERN, LABELS, STATUS_CODE, Action, Dossier, ProvidedDocument, RoutingStep,
                             State, SupplementRequest, Transition, allowed_actions)
 from dossier.handlers import Deps
-from dossier.intake import CounterIntake, OnlineSubmission
 
 router = APIRouter(tags=["dossiers"])
 OFFICERS = ("reception_officer", "specialist", "leader", "admin")
@@ -80,19 +80,6 @@ class NewDossier(DossierRead):
     security_code: str = Field(description="Shown once: only a keyed hash is kept")
 
 
-@router.post("/dossiers", response_model=NewDossier, status_code=201, summary="Submit a dossier online")
-async def submit(deps: DepsDep, caller: CurrentCaller, submission: OnlineSubmission) -> NewDossier:
-    dossier, security_code = await intake.submit_online(deps, submission=submission, caller=caller)
-    return NewDossier(**DossierRead.of(dossier).model_dump(), security_code=security_code)
-
-
-@router.post("/dossiers/counter", response_model=NewDossier, status_code=201,
-             summary="Receive a complete paper dossier at the counter (the clock starts)")
-async def counter(deps: DepsDep, caller: CurrentCaller, body: CounterIntake) -> NewDossier:
-    dossier, security_code = await intake.intake_at_counter(deps, intake=body, caller=caller)
-    return NewDossier(**DossierRead.of(dossier).model_dump(), security_code=security_code)
-
-
 @router.get("/dossiers/{code}", response_model=DossierDetail, summary="A dossier with its control slip, for officers")
 async def get(deps: DepsDep, caller: CurrentCaller, code: str) -> DossierDetail:
     caller.require(*OFFICERS)
@@ -122,10 +109,6 @@ class Required(BaseModel):
 class IntakeSupplementBody(Required):
     items: list[MissingItem] = Field(default=[], max_length=100,
                                      description="faulty items besides the missing documents, which are listed for you")
-
-
-class DocumentsBody(BaseModel):
-    documents: list[ProvidedDocument] = Field(min_length=1, max_length=100)
 
 
 class TransferBody(Reason):
@@ -195,8 +178,6 @@ def _kw(a, at, p):
 
 _route(Action.REQUEST_INTAKE_SUPPLEMENT, "Ask once for every missing item before receipt", IntakeSupplementBody,
        lambda d, a, at, p, b: d.request_intake_supplement(**_kw(a, at, p), reason=b.reason, extra_items=b.items))
-_route(Action.RESUBMIT, "Supply what the counter asked for", DocumentsBody,
-       lambda d, a, at, p, b: d.resubmit(**_kw(a, at, p), documents=b.documents))
 _route(Action.REFUSE_INTAKE, "Refuse at intake, with the reason", Required,
        lambda d, a, at, p, b: d.refuse_intake(**_kw(a, at, p), reason=b.reason))
 _route(Action.RECEIVE, "Receive a complete dossier (the clock starts)", None,
@@ -216,8 +197,6 @@ _route(Action.RECORD_FEES_PAID, "Record that the fees are paid", None,
        lambda d, a, at, p, b: d.record_fees_paid(**_kw(a, at, p)))
 _route(Action.REQUEST_SUPPLEMENT, "Ask for a supplement after appraisal", SupplementBody,
        lambda d, a, at, p, b: d.request_supplement(**_kw(a, at, p), reason=b.reason, items=b.items))
-_route(Action.PROVIDE_SUPPLEMENT, "Supply the documents asked for (the clock restarts)", DocumentsBody,
-       lambda d, a, at, p, b: d.provide_supplement(**_kw(a, at, p), documents=b.documents))
 _route(Action.REFUSE, "Refuse after appraisal, with the reason", Required,
        lambda d, a, at, p, b: d.refuse(**_kw(a, at, p), reason=b.reason))
 _route(Action.EXTEND, "Extend once, with an apology and a new appointment", ExtendBody,
@@ -226,6 +205,8 @@ _route(Action.REQUEST_WITHDRAWAL, "Ask to withdraw the dossier", Required,
        lambda d, a, at, p, b: d.request_withdrawal(**_kw(a, at, p), reason=b.reason))
 _route(Action.CONFIRM_WITHDRAWAL, "Confirm a withdrawal: processing stops", Reason,
        lambda d, a, at, p, b: d.confirm_withdrawal(**_kw(a, at, p), reason=b.reason))
+_route(Action.CANCEL_WITHDRAWAL, "Take back a withdrawal request: processing resumes", Reason,
+       lambda d, a, at, p, b: d.cancel_withdrawal(**_kw(a, at, p), reason=b.reason))
 _route(Action.RESOLVE, "Sign and issue the result", ResolveBody,
        lambda d, a, at, p, b: d.resolve(**_kw(a, at, p), result_number=b.result_number))
 _route(Action.RETURN_RESULT, "Hand the result to the citizen", ReturnBody,

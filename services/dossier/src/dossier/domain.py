@@ -91,6 +91,7 @@ class Action(StrEnum):
     EXTEND = "extend"
     REQUEST_WITHDRAWAL = "request_withdrawal"
     CONFIRM_WITHDRAWAL = "confirm_withdrawal"
+    CANCEL_WITHDRAWAL = "cancel_withdrawal"
     RESOLVE = "resolve"
     RETURN_RESULT = "return_result"
 
@@ -120,7 +121,8 @@ RULES: dict[Action, Rule] = {
     Action.RECEIVE: _rule({S.SUBMITTED}, S.RECEIVED, {RECEPTION}, ev.DossierReceived),
     Action.TRANSFER: _rule({S.RECEIVED, S.TRANSFERRED, S.ASSIGNED, S.APPRAISED}, S.TRANSFERRED, {RECEPTION, LEADER},
                            ev.DossierTransferred),
-    Action.ASSIGN: _rule({S.TRANSFERRED, S.ASSIGNED}, S.ASSIGNED, {LEADER}, ev.DossierAssigned),
+    # From APPRAISED: the leader sends the proposal back to a specialist (see `approve`).
+    Action.ASSIGN: _rule({S.TRANSFERRED, S.ASSIGNED, S.APPRAISED}, S.ASSIGNED, {LEADER}, ev.DossierAssigned),
     Action.APPRAISE: _rule({S.ASSIGNED}, S.APPRAISED, {SPECIALIST}, ev.DossierAppraised, reason=True),
     Action.APPROVE: _rule({S.APPRAISED}, S.APPROVED, {LEADER}, ev.DossierApproved),
     Action.REQUEST_FEES: _rule({S.APPRAISED, S.APPROVED}, S.AWAITING_FEES, {SPECIALIST, LEADER},
@@ -136,6 +138,8 @@ RULES: dict[Action, Rule] = {
     Action.REQUEST_WITHDRAWAL: _rule(BEFORE_DECISION, S.WITHDRAWAL_REQUESTED, {CITIZEN, RECEPTION},
                                      ev.DossierWithdrawalRequested, reason=True),
     Action.CONFIRM_WITHDRAWAL: _rule({S.WITHDRAWAL_REQUESTED}, S.STOPPED, {RECEPTION, LEADER}, ev.DossierStopped),
+    Action.CANCEL_WITHDRAWAL: _rule({S.WITHDRAWAL_REQUESTED}, None, {CITIZEN, RECEPTION},
+                                    ev.DossierWithdrawalCancelled),
     Action.RESOLVE: _rule({S.APPROVED}, S.RESOLVED, {LEADER}, ev.DossierResolved),
     Action.RETURN_RESULT: _rule({S.RESOLVED}, S.RETURNED, {RECEPTION}, ev.DossierReturned),
 }
@@ -400,10 +404,11 @@ class Dossier(BaseModel):
         if not actor.roles & rule.roles:
             raise Forbidden(f"'{action}' needs one of the roles: {', '.join(sorted(rule.roles))}.",
                             required_roles=sorted(rule.roles))
-        if self.state not in rule.sources:
-            raise IllegalTransition(self.state, action)
+        # Before the state check: a citizen must not learn the state of someone else's dossier.
         if CITIZEN in actor.roles and not actor.roles & (rule.roles - {CITIZEN}) and actor.subject != self.owner:
             raise Forbidden("Only the citizen who filed the dossier can do this.")
+        if self.state not in rule.sources:
+            raise IllegalTransition(self.state, action)
         if (actor.roles & AGENCY_ROLES and not actor.roles & (rule.roles - AGENCY_ROLES)
                 and self.current_agency and actor.agency != self.current_agency):
             raise Forbidden(f"The dossier is at agency {self.current_agency}; you act for {actor.agency or 'none'}.",
@@ -502,9 +507,10 @@ class Dossier(BaseModel):
                           details={"due_at": self.due_at.isoformat()})
 
     def _start_clock(self, actor: Actor, at: datetime, policy: Policy) -> None:
+        due_at = self._due_from(at, policy)  # may refuse: before any change
         self.received_at = at
         self.received_by = actor.subject
-        self.due_at = self._due_from(at, policy)
+        self.due_at = due_at
 
     def _due_from(self, start: datetime, policy: Policy) -> datetime:
         t = self.procedure.processing_time(self.channel)
@@ -583,8 +589,9 @@ class Dossier(BaseModel):
         rule = self._check(Action.REQUEST_SUPPLEMENT, actor, reason)
         if not items:
             raise DomainError("List every document to supplement, at once.", field="items")
-        respond_by = policy.calendar.end_of_day((at.astimezone(TZ) + timedelta(days=policy.supplement_response_days))
-                                                .date())
+        # 15 days, and a last day that falls on a day off moves to the next working day [Civil Code 148.5].
+        last_day = (at.astimezone(TZ) + timedelta(days=policy.supplement_response_days)).date()
+        respond_by = policy.calendar.end_of_day(policy.calendar.working_day_on_or_after(last_day))
         self.supplements.append(SupplementRequest(stage="appraisal", items=items, reason=reason, requested_at=at,
                                                   requested_by=actor.subject, respond_by=respond_by))
         return self._move(Action.REQUEST_SUPPLEMENT, rule, actor, at, policy, reason=reason, items=items,
@@ -636,6 +643,13 @@ class Dossier(BaseModel):
         rule = self._check(Action.CONFIRM_WITHDRAWAL, actor, reason)
         self.resume_state = None
         return self._move(Action.CONFIRM_WITHDRAWAL, rule, actor, at, policy, reason=reason)
+
+    def cancel_withdrawal(self, *, actor: Actor, at: datetime, policy: Policy,
+                          reason: str | None = None) -> list[DossierChange]:
+        """The citizen changed their mind before the officer confirmed: processing resumes where it was."""
+        rule = self._check(Action.CANCEL_WITHDRAWAL, actor, reason)
+        target, self.resume_state = self.resume_state, None
+        return self._move(Action.CANCEL_WITHDRAWAL, rule, actor, at, policy, reason=reason, target=target)
 
     def resolve(self, *, actor: Actor, at: datetime, policy: Policy,
                 result_number: str | None = None) -> list[DossierChange]:
