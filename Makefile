@@ -33,8 +33,9 @@ test: setup infra ## Run every test: unit, adapter contracts on real servers, se
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-bench: setup ## Benchmarks that print figures (catalogue search p95 over 2,000 procedures)
+bench: setup ## Benchmarks that print figures (catalogue search p95; status lookup req/s, p50/p99 under 50 connections)
 	$(UV) run --frozen python loadtests/bench_search.py
+	$(UV) run --frozen python loadtests/bench_lookup.py
 
 asyncapi: setup ## Regenerate the AsyncAPI document from the event contracts
 	$(UV) run --frozen motcua-asyncapi > libs/contracts/asyncapi.json

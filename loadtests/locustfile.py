@@ -9,6 +9,7 @@ MOTCUA_LOAD_* variables (see loadtests/README.md). Needs the gateway's developme
 users) and the demo catalogue, as the embedded platform and docker-compose.yml have.
 """
 
+import json
 import os
 import random
 import time
@@ -31,8 +32,13 @@ SUBMISSION = {
     "procedure_code": PROCEDURE,
     "applicant": {"name": "Nguyễn Văn An", "id_number": "022090001234", "phone": "0912345678",
                   "email": "an@example.vn", "address": "Hạ Long, Quảng Ninh"},
-    "documents": [{"code": "TK"}],
+    "documents": [{"code": "TK", "files": ["to-khai.pdf"]}],
 }
+# Each listed file travels as a `files` part; the service checks it is really a PDF, JPEG or PNG.
+TINY_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+SUBMISSION_FORM = [("submission", (None, json.dumps(SUBMISSION).encode(), "application/json")),
+                   ("files", ("to-khai.pdf", TINY_PDF, "application/pdf"))]
 
 # Dossiers submitted in this Locust process and not yet received: the officers' in-tray.
 in_tray: deque[str] = deque(maxlen=10_000)
@@ -52,10 +58,11 @@ class SignedIn(HttpUser):
         response.raise_for_status()
         self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
 
-    def post(self, path: str, *, name: str, expect: tuple[int, ...], json: dict | None = None):
+    def post(self, path: str, *, name: str, expect: tuple[int, ...], json: dict | None = None,
+             files: list | None = None):
         """POST with the token; statuses in `expect` count as success. Returns the response or None."""
         for attempt in (1, 2):
-            with self.client.post(path, json=json, name=name, catch_response=True,
+            with self.client.post(path, json=json, files=files, name=name, catch_response=True,
                                   headers={**self.auth, "Idempotency-Key": str(uuid.uuid4())}) as response:
                 if response.status_code == 401 and attempt == 1:
                     response.success()  # expired token: not the system's failure, sign in and retry
@@ -90,7 +97,7 @@ class CitizenUser(SignedIn):
 
     @task(int(setting("SUBMIT_WEIGHT", 1)))
     def submit(self) -> None:
-        response = self.post("/api/v1/dossiers", json=SUBMISSION, name="/api/v1/dossiers", expect=(201,))
+        response = self.post("/api/v1/dossiers", files=SUBMISSION_FORM, name="/api/v1/dossiers", expect=(201,))
         if response is not None:
             receipt = response.json()
             self.submitted.append((receipt["code"], receipt["security_code"], time.monotonic()))

@@ -2,6 +2,7 @@
 checks on the verified user), each on its own loopback port, and the merged OpenAPI document."""
 
 import contextlib
+import json
 import threading
 
 import httpx
@@ -29,6 +30,15 @@ SUBMISSION = {
     "result_channel": "online",
 }
 FORGED_CITIZEN = {"X-User-Id": "citizen1", "X-User-Roles": "citizen"}
+TINY_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def online_form() -> dict:
+    """An online submission as the dossier service takes it: the JSON part and a PDF for each document."""
+    submission = {**SUBMISSION, "documents": [{**d, "files": [f"{d['code']}.pdf"]} for d in SUBMISSION["documents"]]}
+    return {"files": [("submission", (None, json.dumps(submission).encode(), "application/json")),
+                      *(("files", (f"{d['code']}.pdf", TINY_PDF, "application/pdf")) for d in SUBMISSION["documents"])]}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -84,7 +94,7 @@ async def test_the_catalogues_own_problems_pass_through(platform):
     r = await platform.get("/api/v1/procedures/9.999999")
     is_problem(r, 404)
     r = await platform.get("/api/v1/procedures", params={"cursor": "%%%notacursor"})
-    is_problem(r, 400, "invalid-cursor")
+    is_problem(r, 422, "invalid-cursor")
 
 
 async def test_publishing_a_procedure_needs_a_token_and_the_catalog_admin_role(platform):
@@ -107,7 +117,7 @@ async def test_publishing_a_procedure_needs_a_token_and_the_catalog_admin_role(p
 # --- the dossier service: roles from the verified token ----------------------------------------------
 
 async def test_a_citizen_submits_a_dossier(platform):
-    r = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=signed_in(platform, "citizen1"))
+    r = await platform.post("/api/v1/dossiers", **online_form(), headers=signed_in(platform, "citizen1"))
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["code"].startswith("000.00.21.H49-") and body["state"] == "submitted"
@@ -133,7 +143,7 @@ async def test_no_token_is_a_401_even_with_citizen_headers(platform):
 
 
 async def test_an_officer_reads_the_dossier_a_citizen_cannot(platform):
-    submitted = await platform.post("/api/v1/dossiers", json=SUBMISSION, headers=signed_in(platform, "citizen1"))
+    submitted = await platform.post("/api/v1/dossiers", **online_form(), headers=signed_in(platform, "citizen1"))
     code = submitted.json()["code"]
     r = await platform.get(f"/api/v1/dossiers/{code}", headers=signed_in(platform, "reception1"))
     assert r.status_code == 200, r.text

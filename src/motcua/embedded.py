@@ -23,7 +23,7 @@ from feedback.app import create_app as feedback_app
 from feedback.settings import FeedbackSettings
 from gateway.app import create_app as gateway_app
 from gateway.settings import GatewaySettings
-from kit.bus.memory import MemoryBus
+from kit.bus.memory import MemoryBroker, MemoryBus
 from kit.cache.memory import MemoryCache
 from kit.telemetry import setup_logging, setup_tracing
 from notification.app import create_app as notification_app
@@ -56,7 +56,9 @@ class _Server(uvicorn.Server):
 
 
 def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryBus]:
-    bus = MemoryBus()
+    # The bus journals its log and offsets beside the databases, so a restart loses no event; the
+    # lookup rebuilds its in-memory read model from that log when it starts.
+    bus = MemoryBus(MemoryBroker(journal=cfg.data_dir / "bus.sqlite3"))
     cache = MemoryCache()
     ports = {name: cfg.first_service_port + i for i, name in enumerate(SERVICES)}
     common = {"host": cfg.host, "sqlite_dir": cfg.data_dir, "bus": "memory", "store": "sqlite", "cache": "memory"}
@@ -120,6 +122,7 @@ async def run(cfg: EmbeddedSettings) -> None:
         await asyncio.gather(*(serve(s) for s in servers), announce())
     finally:
         await bus.stop()
+        bus.broker.close()
     if failed:
         raise SystemExit(1)
 

@@ -12,6 +12,8 @@ from dossier.app import create_app as dossier_app
 from dossier.settings import DossierSettings
 from kit.testing import KAFKA, MONGODB, as_user, eventually, require_server, serving, unique
 
+from .helpers import submission_form
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
@@ -42,10 +44,11 @@ async def test_a_revision_reaches_the_dossier_copy_and_changes_what_a_submission
         assert await eventually(lambda: _is(copy_version, 2), timeout=30)
         doc = await copies.get("1.000894")
         assert any(d["code"] == "CCCD" for d in doc["required_documents"])
-        submission = {"procedure_code": "1.000894", "documents": [{"code": "CCCD", "copies": 1}],
+        submission = {"procedure_code": "1.000894",
+                      "documents": [{"code": "CCCD", "copies": 1, "files": ["can-cuoc.pdf"]}],
                       "applicant": {"name": "Nguyễn Văn An", "id_number": "022090001234", "phone": "0912345678",
                                     "address": "Hạ Long, Quảng Ninh"}}
-        r = await dossier.post("/dossiers", json=submission, headers=as_user("c", "citizen"))
+        r = await dossier.post("/dossiers", **submission_form(submission), headers=as_user("c", "citizen"))
         assert r.status_code == 201, r.text
 
 

@@ -37,3 +37,13 @@ async def test_missing_and_deleted(blobs):
     await blobs.delete("y")
     assert not await blobs.exists("y")
     await blobs.delete("y")  # idempotent
+
+
+async def test_a_blob_is_streamed_in_chunks_with_its_metadata(blobs):
+    stored = await blobs.put("z", PDF, filename="Giấy tờ.pdf", content_type="application/pdf")
+    meta, chunks = await blobs.open("z", chunk_bytes=1000)
+    parts = [chunk async for chunk in chunks]
+    assert b"".join(parts) == PDF and len(parts) == -(-len(PDF) // 1000)
+    assert meta == stored
+    with pytest.raises(BlobNotFound):
+        await blobs.open("nope")

@@ -84,11 +84,11 @@ async def test_pages_follow_the_cursor_without_repeats(client):
     assert len(seen) == len(set(seen)) == body["total"] >= 60
 
 
-async def test_a_cursor_of_another_search_or_a_forged_one_is_a_400(client):
+async def test_a_cursor_of_another_search_or_a_forged_one_is_a_422(client):
     cursor = (await client.get("/procedures", params={"q": "dang ky", "limit": 1})).json()["next_cursor"]
     r = await client.get("/procedures", params={"q": "xay dung", "cursor": cursor})
-    assert r.status_code == 400 and r.json()["type"] == "/problems/invalid-cursor"
-    assert (await client.get("/procedures", params={"cursor": "%%%"})).status_code == 400
+    assert r.status_code == 422 and r.json()["type"] == "/problems/invalid-cursor"
+    assert (await client.get("/procedures", params={"cursor": "%%%"})).status_code == 422
 
 
 async def test_reads_return_the_version_in_force_on_a_date(client):

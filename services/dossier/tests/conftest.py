@@ -31,11 +31,13 @@ async def platform(store, tmp_path):
         manager = await stack.enter_async_context(LifespanManager(catalog))
         catalog_client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://catalog"))
-        app = dossier_app(DossierSettings(catalog_url="http://catalog"), bus=bus, store=store,
+        # sqlite_dir: the embedded mode's files on disk stay in this test's own directory
+        app = dossier_app(DossierSettings(catalog_url="http://catalog", sqlite_dir=tmp_path), bus=bus, store=store,
                           catalog_client=catalog_client)
         client = await stack.enter_async_context(serving(app))
         client.bus = bus
         client.store = store
+        client.app = app
         yield client
     await bus.stop()
     await catalog_store.stop()

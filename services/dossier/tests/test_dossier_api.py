@@ -11,13 +11,15 @@ import pytest
 from kit.testing import as_user, eventually
 
 from .conftest import SUBMISSION
+from .uploads import online_form
 
 CITIZEN = as_user("citizen1", "citizen")
 RECEPTION = as_user("reception1", "reception_officer", agency="000.00.21.H49")
 
 
 async def submit(client, body=None):
-    return await client.post("/dossiers", json=body or SUBMISSION, headers=CITIZEN)
+    """Online, as multipart: the submission and one PDF per document."""
+    return await client.post("/dossiers", **online_form(body), headers=CITIZEN)
 
 
 async def test_a_submission_gets_a_dossier_code_of_the_national_format_and_a_security_code(platform):
@@ -60,7 +62,7 @@ async def test_missing_applicant_fields_are_named(platform):
     r = await submit(platform, {**SUBMISSION, "applicant": applicant})
     assert r.status_code == 422
     fields = {e["field"] for e in r.json()["errors"]}
-    assert fields == {"body.applicant.name", "body.applicant.id_number"}
+    assert fields == {"submission.applicant.name", "submission.applicant.id_number"}
     assert await platform.store.collection("dossiers").count() == 0
 
 
@@ -71,7 +73,9 @@ async def test_documents_the_procedure_does_not_list_are_refused(platform):
 
 async def test_an_oversized_body_is_refused(platform):
     huge = {**SUBMISSION, "applicant": {**SUBMISSION["applicant"], "address": "x" * 2_000_000}}
-    r = await submit(platform, huge)
+    r = await submit(platform, huge)  # the JSON part over its limit
+    assert r.status_code == 413
+    r = await platform.post("/dossiers", json=huge, headers=CITIZEN)  # a JSON body over the same limit
     assert r.status_code == 413
 
 

@@ -7,7 +7,7 @@ from dossier.settings import LookupSettings
 from kit.cache.memory import MemoryCache
 from kit.testing import as_user, eventually, serving
 
-from .conftest import SUBMISSION
+from .uploads import online_form
 
 RECEPTION = as_user("reception1", "reception_officer")
 
@@ -19,7 +19,7 @@ async def lookup(platform):
 
 
 async def test_the_lookup_follows_the_dossier_through_its_states(platform, lookup):
-    receipt = (await platform.post("/dossiers", json=SUBMISSION, headers=as_user("c", "citizen"))).json()
+    receipt = (await platform.post("/dossiers", **online_form(), headers=as_user("c", "citizen"))).json()
     ask = {"code": receipt["code"], "security_code": receipt["security_code"]}
 
     async def state():
@@ -39,7 +39,7 @@ async def _is(check, expected):
 
 
 async def test_a_wrong_security_code_and_an_unknown_dossier_get_the_same_answer(platform, lookup):
-    receipt = (await platform.post("/dossiers", json=SUBMISSION, headers=as_user("c", "citizen"))).json()
+    receipt = (await platform.post("/dossiers", **online_form(), headers=as_user("c", "citizen"))).json()
     await eventually(lambda: _found(lookup, receipt))
     wrong = await lookup.post("/lookup", json={"code": receipt["code"], "security_code": "AAAAAAAA"})
     unknown = await lookup.post("/lookup", json={"code": "000.00.21.H49-010101-0001", "security_code": "AAAAAAAA"})
@@ -55,3 +55,11 @@ async def _found(lookup, receipt):
 async def test_a_missing_security_code_is_a_422(lookup):
     r = await lookup.post("/lookup", json={"code": "000.00.21.H49-010101-0001"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.security_code"
+
+
+async def test_the_openapi_document_still_describes_the_answer(lookup):
+    paths = (await lookup.get("/openapi.json")).json()["paths"]
+    for route in (paths["/lookup"]["post"], paths["/lookup/{code}"]["get"]):
+        schema = route["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/StatusView"}
+        assert "application/problem+json" in route["responses"]["404"]["content"]

@@ -90,7 +90,8 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
     app.add_middleware(AccessLog, service=runtime.settings.service_name)
-    app.add_middleware(problems.BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(problems.BodyLimit, max_bytes=runtime.settings.max_body_bytes,
+                       max_non_multipart_bytes=runtime.settings.max_non_multipart_body_bytes)
     return app
 
 

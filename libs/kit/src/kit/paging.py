@@ -21,5 +21,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
             raise ValueError("not an object")
         return position
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "invalid-cursor", "Invalid cursor",
-                      "The cursor is not one this API returned; start again without it.") from exc
+        # A bad query parameter, like a bad limit: 422 (FastAPI's own answer for those).
+        raise Problem(422, "invalid-cursor", "Invalid cursor",
+                      "The cursor is not one this API returned; start again without it.", field="cursor") from exc

@@ -96,19 +96,31 @@ def install(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """Refuse bodies over `max_bytes` with 413 before the route reads them (pure ASGI, streams counted)."""
+    """Refuse bodies over `max_bytes` with 413 before the route reads them (pure ASGI, streams counted).
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    A service that takes file uploads raises `max_bytes` to fit them and sets `max_non_multipart_bytes`
+    to keep every other body (JSON) to a small limit: only `multipart/form-data` gets the large one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_non_multipart_bytes: int | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.max_non_multipart_bytes = max_non_multipart_bytes
+
+    def _limit(self, headers: dict[bytes, bytes]) -> int:
+        if self.max_non_multipart_bytes is None:
+            return self.max_bytes
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        return self.max_bytes if media == b"multipart/form-data" else min(self.max_bytes, self.max_non_multipart_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        headers = dict(scope.get("headers") or [])
+        limit = self._limit(headers)
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
 
@@ -117,17 +129,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        problem = Problem(413, "payload-too-large", "Request body too large", f"The body exceeds {self.max_bytes} bytes.")
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        problem = Problem(413, "payload-too-large", "Request body too large", f"The body exceeds {limit} bytes.")
         body = json.dumps(problem.body(scope.get("path"))).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})

@@ -36,6 +36,9 @@ class PlatformSettings(BaseSettings):
 
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # When set, bodies other than multipart/form-data (JSON) are held to this smaller limit: a service
+    # that raises max_body_bytes for file uploads keeps its JSON routes small.
+    max_non_multipart_body_bytes: int | None = Field(default=None, gt=0)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -104,11 +104,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Libraries kept at WARNING whatever the level: some log statements with their parameters at DEBUG
+# (aiosqlite, pymongo's command log), and those parameters are citizens' records.
+QUIET_LOGGERS = ("aiokafka", "pymongo", "aiosqlite", "uvicorn.access")
+
+
 def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,46 +1,17 @@
 """Form files that go with required documents (mẫu đơn, tờ khai). The type is decided by the
 file's content, not its name: a form must be a document a citizen can open and fill in."""
 
-import io
 import re
-import zipfile
 
 from pydantic import BaseModel
 
 from kit.blobs import BlobNotFound, BlobStore
 from kit.problems import NotFound, Problem
+from kit.sniff import sniff_document
 from kit.store import Collection, DuplicateKey
 
 MAX_FORM_BYTES = 10 * 1024 * 1024
 FORM_CODE = re.compile(r"^[A-Za-z0-9._-]{1,50}$")
-
-PDF, DOC, DOCX, XLS, XLSX, ODT, ODS = (
-    "application/pdf", "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet")
-
-
-def sniff_document(data: bytes) -> str | None:
-    """The document type of `data` by its magic bytes, or None if it is not a document."""
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: legacy Word/Excel
-        return DOC if b"W\x00o\x00r\x00d\x00D\x00o\x00c\x00u\x00m\x00e\x00n\x00t" in data else XLS
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = set(archive.namelist())
-                if "mimetype" in names:
-                    mimetype = archive.read("mimetype").decode("ascii", "replace").strip()
-                    return mimetype if mimetype in (ODT, ODS) else None
-                if "word/document.xml" in names:
-                    return DOCX
-                if "xl/workbook.xml" in names:
-                    return XLSX
-        except zipfile.BadZipFile:
-            return None
-    return None
 
 
 class FormRead(BaseModel):

@@ -55,7 +55,8 @@ class Catalog:
         position = decode_cursor(cursor) or {}
         offset = position.get("o", 0)
         if not isinstance(offset, int) or offset < 0 or position.get("q", fold(q)) != fold(q):
-            raise Problem(400, "invalid-cursor", "Invalid cursor", "The cursor belongs to another search; start again.")
+            raise Problem(422, "invalid-cursor", "Invalid cursor", "The cursor belongs to another search; start again.",
+                          field="cursor")
         index, versions = await self._index()
         codes = index.search(q, level=level, field_code=field_code, agency_code=agency_code, online_level=online_level)
         page = codes[offset:offset + limit]

@@ -319,7 +319,7 @@ class Timers(BaseModel):
         return min((t for t in (self.overdue, self.stall, self.supplement_expiry) if t), default=None)
 
 
-def _utc_key(at: datetime | None) -> str | None:
+def utc_key(at: datetime | None) -> str | None:
     """Fixed-width UTC text, so stored timers and deadlines order correctly as strings."""
     return None if at is None else at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -371,11 +371,11 @@ class Dossier(BaseModel):
 
     @computed_field
     def timer_at(self) -> str | None:
-        return _utc_key(self.timers.earliest())
+        return utc_key(self.timers.earliest())
 
     @computed_field
     def deadline_key(self) -> str:
-        return f"{_utc_key(self.due_at) or '9999'}#{self.code}"
+        return f"{utc_key(self.due_at) or '9999'}#{self.code}"
 
     @computed_field
     def received_on(self) -> str | None:

@@ -12,12 +12,14 @@ from dossier.domain import Dossier
 DOSSIERS = "dossiers"
 COUNTERS = "dossier_counters"
 INDEXES = [
-    ["state"],
+    ["state", "deadline_key"],  # the counter's intake queue, by deadline
     ["timer_at"],  # the durable timers: only due ones are read
     ["current_agency", "is_open", "deadline_key"],
     ["assignee", "is_open", "deadline_key"],
     ["procedure.agency_code", "received_on"],
     ["procedure.agency_code", "completed_on"],
+    # The periodic report counts the open dossiers an agency received up to a day (see indicators.py).
+    ["procedure.agency_code", "is_open", "received_on"],
 ]
 
 
@@ -45,6 +47,20 @@ class DossierStore:
 
     async def count(self, flt: Filter) -> int:
         return await self.coll.count(flt)
+
+    async def agencies_receiving_by(self, day: str) -> list[str]:
+        """The agencies (`procedure.agency_code`) with a dossier received on or before `day`.
+
+        The store has no `distinct`, so this skips along an index that leads with the agency: one
+        indexed seek per agency (the next code after the last found), never a scan of every dossier."""
+        found: list[str] = []
+        while True:
+            after = found[-1] if found else ""
+            docs = await self.coll.find({"procedure.agency_code": {"$gt": after}, "received_on": {"$lte": day}},
+                                        sort=[("procedure.agency_code", 1)], limit=1)
+            if not docs:
+                return found
+            found.append(docs[0]["procedure"]["agency_code"])
 
     async def due_timers(self, now: datetime, limit: int = 100) -> list[str]:
         """Codes of dossiers with a timer due at `now` (an index range, never a scan of every dossier)."""

@@ -1,6 +1,9 @@
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+CHUNK_BYTES = 256 * 1024
 
 
 class BlobNotFound(Exception):
@@ -27,6 +30,18 @@ class BlobStore(ABC):
 
     @abstractmethod
     async def get(self, blob_id: str) -> tuple[Blob, bytes]: ...
+
+    async def open(self, blob_id: str, *, chunk_bytes: int = CHUNK_BYTES) -> tuple[Blob, AsyncIterator[bytes]]:
+        """The blob's metadata and its content in chunks, to stream a download without holding the
+        whole file. Raises BlobNotFound before any chunk is read. Adapters override this to read
+        chunk by chunk; this default reads the whole blob first."""
+        blob, data = await self.get(blob_id)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(data), chunk_bytes):
+                yield data[start:start + chunk_bytes]
+
+        return blob, chunks()
 
     @abstractmethod
     async def delete(self, blob_id: str) -> None: ...

@@ -5,9 +5,10 @@ import asyncio
 import json
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from kit.blobs.base import Blob, BlobNotFound, BlobStore, digest
+from kit.blobs.base import CHUNK_BYTES, Blob, BlobNotFound, BlobStore, digest
 from kit.store import DuplicateKey
 
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -45,6 +46,23 @@ class DiskBlobStore(BlobStore):
         except FileNotFoundError:
             raise BlobNotFound(blob_id) from None
         return Blob(**meta), data
+
+    async def open(self, blob_id: str, *, chunk_bytes: int = CHUNK_BYTES) -> tuple[Blob, AsyncIterator[bytes]]:
+        data_path, meta_path = self._paths(blob_id)
+        try:
+            meta = json.loads(await asyncio.to_thread(meta_path.read_bytes))
+            handle = await asyncio.to_thread(data_path.open, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(blob_id) from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await asyncio.to_thread(handle.read, chunk_bytes):
+                    yield chunk
+            finally:
+                handle.close()
+
+        return Blob(**meta), chunks()
 
     async def delete(self, blob_id: str) -> None:
         for path in reversed(self._paths(blob_id)):

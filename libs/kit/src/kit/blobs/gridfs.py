@@ -1,9 +1,11 @@
 """GridFS through PyMongo's async GridFS bucket, in the service's own database."""
 
+from collections.abc import AsyncIterator
+
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
 
-from kit.blobs.base import Blob, BlobNotFound, BlobStore, digest
+from kit.blobs.base import CHUNK_BYTES, Blob, BlobNotFound, BlobStore, digest
 from kit.store import DuplicateKey
 from kit.store.mongodb import MongoStore
 
@@ -35,6 +37,24 @@ class GridFsBlobStore(BlobStore):
         meta = stream.metadata or {}
         return Blob(id=blob_id, filename=stream.filename, content_type=meta.get("content_type", "application/octet-stream"),
                     size=len(data), sha256=meta.get("sha256", digest(data))), data
+
+    async def open(self, blob_id: str, *, chunk_bytes: int = CHUNK_BYTES) -> tuple[Blob, AsyncIterator[bytes]]:
+        try:
+            stream = await self.bucket.open_download_stream(blob_id)
+        except NoFile:
+            raise BlobNotFound(blob_id) from None
+        meta = stream.metadata or {}
+        blob = Blob(id=blob_id, filename=stream.filename, size=stream.length,
+                    content_type=meta.get("content_type", "application/octet-stream"), sha256=meta.get("sha256", ""))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await stream.read(chunk_bytes):
+                    yield chunk
+            finally:
+                await stream.close()
+
+        return blob, chunks()
 
     async def delete(self, blob_id: str) -> None:
         try:

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -62,6 +62,13 @@ class EventBus(ABC):
     @abstractmethod
     def subscribe(self, topic: str, group: str, handler: Handler) -> None:
         """Deliver every event of `topic` to one member of `group`, in order per key, at least once."""
+
+    @abstractmethod
+    def read_all(self, topic: str) -> AsyncIterator[CloudEvent]:
+        """Every event in `topic` now, from the beginning of each partition up to its end when the call
+        starts (later events are left out), in order per key. Uses no consumer group and commits
+        nothing, so it neither moves nor waits for anyone's offsets. Read models are rebuilt with it.
+        Needs no `start()`."""
 
     @abstractmethod
     async def replay_dlq(self, topic: str) -> int:

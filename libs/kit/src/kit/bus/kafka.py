@@ -4,6 +4,7 @@ retries with backoff, then `<topic>.dlq` with the error attached."""
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,6 +15,9 @@ from kit.bus.base import (DLQ_ERROR, DLQ_EXTENSIONS, DLQ_GROUP, DLQ_TOPIC, Event
 from kit.events import CloudEvent
 
 log = logging.getLogger("kit.bus.kafka")
+
+
+READ_STALL_SECONDS = 60
 
 
 class BrokerUnavailable(Exception):
@@ -149,6 +153,50 @@ class KafkaBus(EventBus):
         if not await self.producer.client.force_metadata_update():
             raise BrokerUnavailable(f"no answer from {self.bootstrap}")
 
+    async def read_all(self, topic: str) -> AsyncIterator[CloudEvent]:
+        name = self.physical(topic)
+        # No group: manual assignment, nothing committed, no rebalance to wait for.
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-reader",
+                                    group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                    max_poll_records=self.max_batch * 5)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(name, p) for p in await self._partitions_of(name)]
+            if not parts:
+                return
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)  # the snapshot: what is in the log now
+            pending = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+            progressed = time.monotonic()
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500)
+                if batch:
+                    progressed = time.monotonic()
+                elif time.monotonic() - progressed > READ_STALL_SECONDS:  # an incomplete read must not pass as done
+                    raise BrokerUnavailable(f"reading {topic} made no progress for {READ_STALL_SECONDS} s")
+                for tp, records in batch.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            event = _decoded(record, topic)
+                            if event is not None:
+                                yield event
+                pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+        finally:
+            await consumer.stop()
+
+    async def _partitions_of(self, name: str) -> list[int]:
+        """The partition numbers of a physical topic, none if it does not exist (it is not created)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        await admin.start()
+        try:
+            if name not in await admin.list_topics():
+                return []
+            [described] = await admin.describe_topics([name])
+            return sorted(p["partition"] for p in described["partitions"])
+        finally:
+            await admin.close()
+
     async def replay_dlq(self, topic: str) -> int:
         source = dlq_topic(topic)
         await self.ensure_topics([topic, source])
@@ -177,3 +225,11 @@ class KafkaBus(EventBus):
         finally:
             await consumer.stop()
         return moved
+
+
+def _decoded(record, topic: str) -> CloudEvent | None:
+    try:
+        return CloudEvent.from_kafka(record.headers, record.value)
+    except Exception:  # not a CloudEvent: the live consumers park it on the DLQ; a reader skips it
+        log.warning("skipped a record that is not a CloudEvent", extra={"topic": topic, "offset": record.offset})
+        return None

@@ -3,19 +3,24 @@ offsets, at-least-once delivery (commit after the handler), and DLQ topics.
 
 `MemoryBroker` plays the server (logs and committed offsets, outliving any client);
 `MemoryBus` plays a client (its subscriptions and consumer tasks), so a test can "crash" a client
-and start another on the same broker, as with Kafka."""
+and start another on the same broker, as with Kafka. Given a file, the broker also journals its
+logs and offsets there and reloads them when created again (the embedded mode's restarts)."""
 
 import asyncio
 import itertools
 import logging
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kit.bus.base import DLQ_EXTENSIONS, EventBus, RetryPolicy, Subscription, cancel_and_wait, dlq_topic
+from kit.bus.journal import Journal
 from kit.events import CloudEvent
 
 log = logging.getLogger("kit.bus.memory")
 _member_ids = itertools.count(1)
+REPLAY_GROUP = "__replay__"  # the offsets of what `replay_dlq` has already moved
 
 
 @dataclass
@@ -25,12 +30,22 @@ class _Partition:
 
 
 class MemoryBroker:
-    def __init__(self, partitions: int = 3):
+    def __init__(self, partitions: int = 3, *, journal: Path | str | None = None):
         self.partition_count = partitions
         self.topics: dict[str, list[_Partition]] = {}
         self.committed: dict[tuple[str, str, int], int] = {}
         self.members: dict[tuple[str, str], list[int]] = {}
         self._round_robin = itertools.count()
+        self.journal = Journal(journal) if journal is not None else None
+        if self.journal is not None:
+            self._reload(self.journal)
+
+    def _reload(self, journal: Journal) -> None:
+        for name, index, key, event in journal.records():
+            parts = self.topic(name)
+            parts.extend(_Partition() for _ in range(index + 1 - len(parts)))  # created with more partitions
+            parts[index].records.append((key, event))
+        self.committed.update(journal.committed())
 
     def topic(self, name: str) -> list[_Partition]:
         if name not in self.topics:
@@ -40,8 +55,20 @@ class MemoryBroker:
     def append(self, name: str, key: str | None, event: CloudEvent) -> None:
         parts = self.topic(name)
         index = (zlib.crc32(key.encode()) if key is not None else next(self._round_robin)) % len(parts)
+        if self.journal is not None:  # written before it can be seen: what a consumer gets is durable
+            self.journal.append(name, index, len(parts[index].records), key, event)
         parts[index].records.append((key, event))
         parts[index].changed.set()
+
+    def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
+        if self.journal is not None:
+            self.journal.commit(group, topic, partition, offset)
+        self.committed[(group, topic, partition)] = offset
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
 
     def join(self, group: str, topic: str, member: int) -> None:
         self.members.setdefault((group, topic), []).append(member)
@@ -110,7 +137,7 @@ class MemoryBus(EventBus):
                 if parked is not None:
                     self.broker.append(dlq_topic(sub.topic), record_key, parked)
                 # Commit only after the handler succeeded (or the event was parked).
-                self.broker.committed[key] = offset + 1
+                self.broker.commit(sub.group, sub.topic, index, offset + 1)
         finally:
             self.broker.leave(sub.group, sub.topic, member)
 
@@ -128,15 +155,24 @@ class MemoryBus(EventBus):
     async def _send(self, topic: str, event: CloudEvent, key: str | None) -> None:
         self.broker.append(topic, key, event)
 
+    async def read_all(self, topic: str) -> AsyncIterator[CloudEvent]:
+        parts = self.broker.topics.get(topic, [])
+        ends = [len(part.records) for part in parts]  # the snapshot: what is in the log now
+        for part, end in zip(parts, ends):
+            for offset in range(end):
+                yield part.records[offset][1]
+                if offset % 500 == 499:
+                    await asyncio.sleep(0)  # a long read must not starve the live consumers
+
     async def replay_dlq(self, topic: str) -> int:
-        moved = 0
-        for index, part in enumerate(self.broker.topic(dlq_topic(topic))):
-            key = ("__replay__", dlq_topic(topic), index)
-            start = self.broker.committed.get(key, 0)
-            for record_key, event in part.records[start:]:
+        moved, source = 0, dlq_topic(topic)
+        for index, part in enumerate(self.broker.topic(source)):
+            start = self.broker.committed.get((REPLAY_GROUP, source, index), 0)
+            end = len(part.records)
+            for record_key, event in part.records[start:end]:
                 self.broker.append(topic, record_key, event.without_extensions(*DLQ_EXTENSIONS))
                 moved += 1
-            self.broker.committed[key] = len(part.records)
+            self.broker.commit(REPLAY_GROUP, source, index, end)
         return moved
 
     async def ping(self) -> None:

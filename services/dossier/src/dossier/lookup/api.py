@@ -1,22 +1,27 @@
 """The public status lookup: dossier code plus security code. A wrong code and an unknown dossier
-get the same answer, so the API tells nothing to someone guessing."""
+get the same answer, so the API tells nothing to someone guessing.
 
-import json
-from datetime import datetime
+The hot path of the platform: the answer is the entry's stored JSON, sent as it is. `response_model`
+only documents it (FastAPI does not validate a Response an endpoint returns)."""
+
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from kit.problems import Problem
+from kit.problems import PROBLEM_JSON, Problem
 
 from dossier.lookup.projection import key
+from dossier.lookup.view import Entry, StatusView
 from dossier.security import matches
 
 router = APIRouter(tags=["lookup"])
 
 NOT_FOUND = Problem(404, "dossier-not-found", "Không tìm thấy hồ sơ / Dossier not found",
                     "Không có hồ sơ khớp với mã hồ sơ và mã bảo mật. / No dossier matches this code and security code.")
+DOCUMENTED = {"response_model": StatusView,
+              "responses": {404: {"description": "no dossier matches this code and security code",
+                                  "content": {PROBLEM_JSON: {}}}}}
 
 
 class LookupRequest(BaseModel):
@@ -24,33 +29,20 @@ class LookupRequest(BaseModel):
     security_code: str = Field(min_length=4, max_length=32)
 
 
-class StatusView(BaseModel):
-    code: str
-    state: str
-    status_code: int | None
-    state_label_vi: str
-    state_label_en: str
-    procedure_code: str
-    procedure_name: str
-    agency_code: str
-    due_at: datetime | None
-    updated_at: datetime
-
-
-async def _lookup(request: Request, code: str, security_code: str) -> StatusView:
-    raw = await request.app.state.cache.get(key(code))
-    view = json.loads(raw) if raw else {}
-    if not matches(request.app.state.pepper, code, security_code, view.get("sc")):
+async def _answer(request: Request, code: str, security_code: str) -> Response:
+    entry = Entry.decode(await request.app.state.cache.get(key(code)))
+    # Constant time, and the same HMAC work whether or not the dossier exists.
+    if not matches(request.app.state.pepper, code, security_code, entry.security_code_hash if entry else None):
         raise NOT_FOUND
-    return StatusView.model_validate(view)
+    return Response(entry.public, media_type="application/json")
 
 
-@router.post("/lookup", response_model=StatusView, summary="Look up a dossier's status")
-async def lookup(request: Request, body: LookupRequest) -> StatusView:
-    return await _lookup(request, body.code, body.security_code)
+@router.post("/lookup", summary="Look up a dossier's status", **DOCUMENTED)
+async def lookup(request: Request, body: LookupRequest) -> Response:
+    return await _answer(request, body.code, body.security_code)
 
 
-@router.get("/lookup/{code}", response_model=StatusView, summary="Look up a dossier's status (QR code link)")
+@router.get("/lookup/{code}", summary="Look up a dossier's status (QR code link)", **DOCUMENTED)
 async def lookup_get(request: Request, code: str,
-                     security_code: Annotated[str, Query(min_length=4, max_length=32)]) -> StatusView:
-    return await _lookup(request, code, security_code)
+                     security_code: Annotated[str, Query(min_length=4, max_length=32)]) -> Response:
+    return await _answer(request, code, security_code)
