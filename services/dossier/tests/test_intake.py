@@ -229,6 +229,9 @@ BAD_INPUT = {
     "a JSON body listing files it cannot carry": (
         lambda: {"json": ONLINE}, 422, "attachment-list-mismatch",
         {"not_uploaded": ["Tờ khai kết hôn.pdf", "xac-nhan.png", "ảnh chụp.jpg"], "not_listed": []}),
+    "an unknown procedure": (
+        lambda: form({**ONLINE, "procedure_code": "9.999999"}), 422, "unknown-procedure",
+        {"field": "procedure_code"}),
     "an invalid submission": (
         lambda: form({**ONLINE, "applicant": {"phone": "0912345678"}}), 422, "validation-error", {}),
     "a body that is neither multipart nor JSON": (

@@ -1,13 +1,16 @@
 """The receipt through HTTP: printed for whoever presents the security code, refused alike for a
 wrong code and an unknown dossier."""
 
+from urllib.parse import quote
+
 import pypdfium2 as pdfium
 
 from kit.testing import as_user
 
 from .conftest import SUBMISSION
 
-RECEPTION = as_user("reception1", "reception_officer", agency="000.00.21.H49")
+# The gateway passes the officer's display name percent-encoded (header values are latin-1).
+RECEPTION = {**as_user("reception1", "reception_officer", agency="000.00.21.H49"), "X-User-Name": quote("Trần Thị Bình")}
 COUNTER = {**SUBMISSION, "documents": [{"code": "TK", "originals": 1}, {"code": "XNTTHN", "originals": 1}],
            "result_channel": "counter"}
 
@@ -34,6 +37,7 @@ async def test_the_receipt_of_a_counter_dossier_shows_its_code_applicant_and_app
     assert dossier["code"] in text and dossier["security_code"] in text
     assert "Nguyễn Văn An" in text and "Đăng ký kết hôn" in text
     assert "Nhận tại Bộ phận Một cửa" in text
+    assert "Trần Thị Bình" in text  # the receiving officer signs under their name
 
 
 async def test_a_wrong_code_and_an_unknown_dossier_get_the_same_answer(platform):

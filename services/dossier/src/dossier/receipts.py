@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 from kit.problems import Problem
 
-from dossier.domain import Dossier
+from dossier.domain import Dossier, State
 from dossier.handlers import Deps
 from dossier.receipt import Receipt, ReceiptDocument, ReceiptFile, render_receipt
 from dossier.security import matches, normalise
@@ -17,6 +17,12 @@ NO_MATCH = Problem(404, "dossier-not-found", "Không tìm thấy hồ sơ / Doss
 
 class ReceiptRequest(BaseModel):
     security_code: str = Field(min_length=4, max_length=32)
+
+
+def _receiver_name(dossier: Dossier) -> str | None:
+    """The officer's name as signed on the receipt (their account id if the name is unknown)."""
+    line = next((t for t in dossier.history if t.to_state is State.RECEIVED and t.from_state is not State.RECEIVED), None)
+    return (line.actor_name or line.actor) if line else None
 
 
 def _receipt_of(deps: Deps, dossier: Dossier, security_code: str) -> Receipt:
@@ -37,7 +43,7 @@ def _receipt_of(deps: Deps, dossier: Dossier, security_code: str) -> Receipt:
         applicant_email=dossier.applicant.email, procedure_code=dossier.procedure.code,
         procedure_name=dossier.procedure.name_vi, documents=documents, sets=dossier.sets,
         processing_time=dossier.procedure.processing_time_text(dossier.channel), submitted_at=dossier.submitted_at,
-        received_at=dossier.received_at, received_by=dossier.received_by, appointment_at=dossier.due_at,
+        received_at=dossier.received_at, received_by=_receiver_name(dossier), appointment_at=dossier.due_at,
         result_channel=dossier.result_channel,
         ledger_entry=f"Vào Sổ theo dõi hồ sơ: Quyển số {dossier.submitted_at.astimezone(deps.timezone):%Y}, "
                      f"Số thứ tự {sequence}",
