@@ -143,7 +143,9 @@ def free_port() -> int:
 
 def bound_socket() -> socket.socket:
     """A socket bound to a free loopback port and not listening (yet): connections are refused."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says
+    # TCP, and with Nagle on, every response written in two parts waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
