@@ -17,7 +17,8 @@ class GatewaySettings(PlatformSettings):
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upstream_pool_size: int = Field(default=100, gt=0)
     # Uploads (forms, attachments) pass through; each service enforces its own, smaller limit.
-    max_body_bytes: int = 25 * 1024 * 1024
+    # Fits the dossier service's largest upload (50 MiB of files, the JSON part, the envelope).
+    max_body_bytes: int = 56 * 1024 * 1024
 
     # OIDC: tokens are verified against this issuer's keys. With dev_issuer on, the gateway is the
     # issuer itself (embedded mode and tests) and serves a login for demo users.

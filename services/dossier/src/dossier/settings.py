@@ -22,10 +22,12 @@ class DossierSettings(PlatformSettings):
     # Attachments (intake, resubmission, supplement): PDF, JPEG or PNG, checked by content.
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     attachment_max_files: int = Field(default=20, ge=1, le=100)
+    # All files of one request together (the gateway buffers a request, so this bounds its memory too).
+    attachment_max_total_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     submission_max_bytes: int = Field(default=1024 * 1024, gt=0)  # the JSON part, or a JSON body
-    # The body limit fits the largest upload: every file at its maximum, the JSON part, the envelope
-    # (computed from the three above unless set).
-    max_body_bytes: int = Field(default=20 * 10 * 1024 * 1024 + 2 * 1024 * 1024, gt=0)
+    # The body limit fits the largest upload: the files' total, the JSON part, the envelope (computed
+    # from the settings above unless set). A larger body is refused with 413 before it is read.
+    max_body_bytes: int = Field(default=52 * 1024 * 1024, gt=0)
     max_non_multipart_body_bytes: int | None = Field(default=1024 * 1024, gt=0)  # JSON bodies stay small
     # Files stored for a dossier that was never saved (a crash in between) are deleted after this.
     upload_grace_seconds: float = Field(default=600, gt=0)
@@ -48,7 +50,8 @@ class DossierSettings(PlatformSettings):
     @model_validator(mode="after")
     def _body_fits_the_largest_upload(self) -> "DossierSettings":
         """Unless set explicitly, the body limit follows the attachment limits; if set, it must fit them."""
-        largest = self.attachment_max_files * self.attachment_max_bytes + self.submission_max_bytes
+        largest = (min(self.attachment_max_files * self.attachment_max_bytes, self.attachment_max_total_bytes)
+                   + self.submission_max_bytes)
         if "max_body_bytes" not in self.model_fields_set:
             self.max_body_bytes = largest + 1024 * 1024
         elif self.max_body_bytes < largest:
