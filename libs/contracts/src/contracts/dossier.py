@@ -101,6 +101,7 @@ class DossierApproved(DossierChange):
 
 @_dossier_event("fees_requested", "The citizen must pay fees or meet obligations before the result is issued.")
 class DossierFeesRequested(DossierChange):
+    item_id: str  # what the payment service's fee item is called: "<code>/fees-<n>"
     amount: int
     description: str
 

@@ -13,6 +13,7 @@ from kit.runtime import Runtime
 from kit.store import DocumentStore
 
 from contracts.catalog import TOPIC as CATALOG_EVENTS
+from contracts.payment import TOPIC as PAYMENT_EVENTS
 from dossier import api, api_calendar, api_intake, api_reports, handlers
 from dossier.attachments import Attachments, Limits
 from dossier.handlers import Deps
@@ -33,6 +34,7 @@ def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None 
     deps = Deps(dossiers=DossierStore(runtime), procedures=procedures, policy=PolicySource(runtime.store, settings),
                 blobs=make_blobs(settings, runtime.store), settings=settings,
                 pepper=settings.security_pepper.get_secret_value(), timezone=ZoneInfo(settings.timezone))
+    runtime.subscribe(PAYMENT_EVENTS, "dossier.payment", lambda event: handlers.on_payment_event(deps, event))
     runtime.every(settings.timer_poll_seconds, lambda: handlers.fire_due_timers(deps), name="dossier-timers")
     intake = api_intake.IntakeParts(
         attachments=Attachments(runtime.store, deps.blobs, grace_seconds=settings.upload_grace_seconds),

@@ -302,6 +302,7 @@ class Extension(BaseModel):
 
 
 class Fees(BaseModel):
+    item_id: str = ""  # the payment service's fee item: payment.succeeded names it
     amount: int
     description: str
     requested_at: datetime
@@ -573,10 +574,12 @@ class Dossier(BaseModel):
         rule = self._check(Action.REQUEST_FEES, actor, None)
         if amount <= 0:
             raise DomainError("The amount must be positive (VND).", field="amount")
-        self.fees = Fees(amount=amount, description=description, requested_at=at)
+        item_id = f"{self.code}/fees-{self.version + 1}"
+        self.fees = Fees(item_id=item_id, amount=amount, description=description, requested_at=at)
         self.resume_state = self.state
-        return self._move(Action.REQUEST_FEES, rule, actor, at, policy, amount=amount, description=description,
-                          details={"amount": amount, "description": description})
+        return self._move(Action.REQUEST_FEES, rule, actor, at, policy, item_id=item_id, amount=amount,
+                          description=description, details={"amount": amount, "description": description,
+                                                            "item_id": item_id})
 
     def record_fees_paid(self, *, actor: Actor, at: datetime, policy: Policy) -> list[DossierChange]:
         rule = self._check(Action.RECORD_FEES_PAID, actor, None)

@@ -7,13 +7,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from kit.blobs import BlobStore
-from kit.events import utcnow
+from kit.events import CloudEvent, utcnow
 from kit.identity import Caller
 from kit.problems import Conflict, NotFound, Problem
 from kit.store import VersionConflict
 
+from contracts import UnknownEventType, parse
 from contracts.dossier import DossierChange
-from dossier.domain import Actor, DomainError, Dossier, Policy
+from contracts.payment import PaymentSucceeded
+from dossier.domain import SYSTEM_ACTOR, Actor, DomainError, Dossier, Policy, State
 from dossier.policy import PolicySource
 from dossier.procedures import ProcedureCopy
 from dossier.settings import DossierSettings
@@ -90,3 +92,27 @@ async def fire_due_timers(deps: Deps, *, now: datetime | None = None) -> int:
     if fired:
         log.info("timers fired", extra={"events": fired})
     return fired
+
+
+async def on_payment_event(deps: Deps, event: CloudEvent) -> None:
+    """A paid fee item moves its dossier out of "awaiting fees" (the system acts, as the law's
+    obligation is met); other payment events change nothing here."""
+    try:
+        data = parse(event)
+    except UnknownEventType:
+        return
+    if not isinstance(data, PaymentSucceeded):
+        return
+    policy = await deps.policy.current()
+    for _ in range(5):
+        dossier = await deps.dossiers.get(data.dossier_code)
+        if (dossier is None or dossier.state is not State.AWAITING_FEES or dossier.fees is None
+                or dossier.fees.item_id != data.item_id):
+            return  # not waiting on this item (already moved on, or a fee paid at submission)
+        events = dossier.record_fees_paid(actor=SYSTEM_ACTOR, at=utcnow(), policy=policy)
+        try:
+            await deps.dossiers.save(dossier, events)
+            return
+        except VersionConflict:
+            continue
+    raise VersionConflict(f"dossier {data.dossier_code} kept changing; the bus retries the event")
