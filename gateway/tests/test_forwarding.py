@@ -129,6 +129,28 @@ async def test_an_unknown_route_is_a_404_problem(gateway, echo, path):
     assert echo.received == []
 
 
+@pytest.mark.parametrize(("method", "path", "public"), [
+    ("GET", "/api/v1/payments/providers/vnpay/ipn", True),
+    ("GET", "/api/v1/payments/providers/vnpay/return", True),
+    ("POST", "/api/v1/payments/providers/vnpay/ipn", False),
+    ("GET", "/api/v1/payments/providers/vnpay/ipn/x", False),
+    ("GET", "/api/v1/payments/dossiers/000.00.21.H49-261123-0003", False),
+    ("GET", "/api/v1/payments/261123ABCDEF012345", False),
+    ("POST", "/api/v1/payments", False),
+])
+async def test_the_payment_provider_s_callbacks_are_the_only_public_payment_routes(gateway, echo, method, path,
+                                                                                    public):
+    r = await gateway.request(method, path, params={"vnp_TxnRef": "X", "vnp_SecureHash": "ab"})
+    if public:
+        assert r.status_code == 200, r.text
+        [seen] = echo.received
+        assert seen["path"] == f"/payment{path.removeprefix('/api/v1')}" and seen["caller"]["subject"] is None
+        assert seen["query"] == [["vnp_TxnRef", "X"], ["vnp_SecureHash", "ab"]]  # the signed query, as sent
+    else:
+        is_problem(r, 401, "unauthenticated")
+        assert echo.received == []
+
+
 async def test_an_unknown_route_is_a_404_even_without_a_token(gateway, echo):
     is_problem(await gateway.post("/api/v1/nothing-here", json={}), 404, "not-found")
 

@@ -29,6 +29,8 @@ from kit.telemetry import setup_logging, setup_tracing
 from notification.app import create_app as notification_app
 from notification.settings import NotificationSettings
 from payment.app import create_app as payment_app
+from payment.provider_settings import SandboxSettings
+from payment.sandbox.app import create_app as sandbox_app
 from payment.settings import PaymentSettings
 
 log = logging.getLogger("motcua.embedded")
@@ -40,6 +42,8 @@ class EmbeddedSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     gateway_port: int = 8000
+    # The payment provider's sandbox (VNPay's protocol): online payments work with nothing installed.
+    sandbox_port: int = 8199
     first_service_port: int = 8101
     data_dir: Path = Path("var/embedded")
     seed_demo: bool = True
@@ -63,13 +67,20 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
     ports = {name: cfg.first_service_port + i for i, name in enumerate(SERVICES)}
     common = {"host": cfg.host, "sqlite_dir": cfg.data_dir, "bus": "memory", "store": "sqlite", "cache": "memory"}
     url = {name: f"http://{cfg.host}:{port}" for name, port in ports.items()}
+    gateway, sandbox = f"http://{cfg.host}:{cfg.gateway_port}", f"http://{cfg.host}:{cfg.sandbox_port}"
     apps = [
         ("catalog", catalog_app(CatalogSettings(**common, port=ports["catalog"], seed_demo=cfg.seed_demo), bus=bus),
          ports["catalog"]),
         ("dossier", dossier_app(DossierSettings(**common, port=ports["dossier"], catalog_url=url["catalog"]), bus=bus),
          ports["dossier"]),
         ("lookup", lookup_app(LookupSettings(**common, port=ports["lookup"]), bus=bus, cache=cache), ports["lookup"]),
-        ("payment", payment_app(PaymentSettings(**common, port=ports["payment"]), bus=bus), ports["payment"]),
+        ("payment", payment_app(PaymentSettings(
+            **common, port=ports["payment"], vnpay_pay_url=f"{sandbox}/paymentv2/vpcpay.html",
+            vnpay_api_url=f"{sandbox}/merchant_webapi/api/transaction",
+            return_url=f"{gateway}/api/v1/payments/providers/vnpay/return"), bus=bus), ports["payment"]),
+        ("sandbox", sandbox_app(SandboxSettings(
+            sandbox_host=cfg.host, sandbox_port=cfg.sandbox_port,
+            sandbox_ipn_url=f"{gateway}/api/v1/payments/providers/vnpay/ipn")), cfg.sandbox_port),
         ("notification", notification_app(NotificationSettings(**common, port=ports["notification"]), bus=bus),
          ports["notification"]),
         ("feedback", feedback_app(FeedbackSettings(**common, port=ports["feedback"]), bus=bus), ports["feedback"]),
@@ -103,6 +114,7 @@ async def run(cfg: EmbeddedSettings) -> None:
         base = f"http://{cfg.host}:{cfg.gateway_port}"
         print(f"\nMột Cửa is running (embedded mode, data in {cfg.data_dir}/)\n"
               f"  gateway:   {base}/\n  API docs:  {base}/docs\n"
+              f"  payments:  the VNPay sandbox at http://{cfg.host}:{cfg.sandbox_port}/ (no real money)\n"
               f"  sign in:   curl -X POST {base}/auth/dev/token -H 'content-type: application/json' "
               "-d '{\"username\":\"citizen1\"}'\nPress Ctrl+C to stop.\n", flush=True)
 

@@ -16,6 +16,7 @@ from kit.testing import KAFKA, MONGODB, REDIS, free_port, require_server, unique
 DEPLOYABLES = {
     "catalog": "catalog", "dossier": "dossier", "lookup": "dossier.lookup", "payment": "payment",
     "notification": "notification", "feedback": "feedback", "gateway": "gateway",
+    "sandbox": "payment.sandbox",  # the payment provider's sandbox (a third party's protocol)
 }
 
 
@@ -83,8 +84,16 @@ def distributed(logs: Path) -> Stack:
             env["MOTCUA_SEED_DEMO"] = "true"
         if name == "dossier":
             env["MOTCUA_CATALOG_URL"] = stack.urls["catalog"]
+        if name == "payment":
+            sandbox = stack.urls["sandbox"]
+            env.update({"MOTCUA_VNPAY_PAY_URL": f"{sandbox}/paymentv2/vpcpay.html",
+                        "MOTCUA_VNPAY_API_URL": f"{sandbox}/merchant_webapi/api/transaction",
+                        "MOTCUA_RETURN_URL": f"{stack.urls['gateway']}/api/v1/payments/providers/vnpay/return"})
+        if name == "sandbox":
+            env.update({"MOTCUA_SANDBOX_PORT": str(ports[name]), "MOTCUA_SANDBOX_TEST_HOOKS": "true",
+                        "MOTCUA_SANDBOX_IPN_URL": f"{stack.urls['gateway']}/api/v1/payments/providers/vnpay/ipn"})
         if name == "gateway":
-            env.update({f"MOTCUA_{u.upper()}_URL": stack.urls[u] for u in DEPLOYABLES if u != "gateway"})
+            env.update({f"MOTCUA_{u.upper()}_URL": stack.urls[u] for u in DEPLOYABLES if u not in ("gateway", "sandbox")})
             env["MOTCUA_PUBLIC_URL"] = stack.urls["gateway"]
         stack._spawn(name, module, env)
     stack.run_id = run  # type: ignore[attr-defined]
@@ -94,15 +103,16 @@ def distributed(logs: Path) -> Stack:
 def embedded(logs: Path, data: Path) -> Stack:
     """The embedded mode as `make run` starts it, on free ports and a fresh data directory."""
     stack = Stack(logs)
-    # Seven consecutive free ports below the ephemeral range, so no client socket takes one meanwhile.
+    # Eight consecutive free ports below the ephemeral range, so no client socket takes one meanwhile:
+    # six services, the gateway, the payment sandbox.
     first = random.randrange(20000, 30000, 10)
-    while any(_taken(first + i) for i in range(7)):
+    while any(_taken(first + i) for i in range(8)):
         first = random.randrange(20000, 30000, 10)
-    gateway, first = first + 6, first
+    gateway, sandbox = first + 6, first + 7
     stack._spawn("embedded", "motcua.embedded", {
         "MOTCUA_EMBEDDED_GATEWAY_PORT": str(gateway), "MOTCUA_EMBEDDED_FIRST_SERVICE_PORT": str(first),
-        "MOTCUA_EMBEDDED_DATA_DIR": str(data)})
-    stack.urls = {"gateway": f"http://127.0.0.1:{gateway}"}
+        "MOTCUA_EMBEDDED_SANDBOX_PORT": str(sandbox), "MOTCUA_EMBEDDED_DATA_DIR": str(data)})
+    stack.urls = {"gateway": f"http://127.0.0.1:{gateway}", "sandbox": f"http://127.0.0.1:{sandbox}"}
     return stack
 
 

@@ -19,6 +19,9 @@ PUBLIC_ROUTES = [
     ("GET", re.compile(r"^/lookup/[^/]+$")),
     ("POST", re.compile(r"^/dossiers/[^/]+/receipt$")),  # the security code is the credential
     ("POST", re.compile(r"^/petitions$")),
+    # The payment provider calls (IPN) and sends the citizen's browser back (return) without our token:
+    # the provider's signature is the credential, checked by the payment service.
+    ("GET", re.compile(r"^/payments/providers/[a-z]+/(ipn|return)$")),
 ]
 
 

@@ -51,7 +51,8 @@ class AccessLog:
 
 
 def create_service_app(runtime: Runtime, *, title: str, description: str, routers: list[APIRouter],
-                       on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+                       on_startup: Callable[[], Awaitable[None]] | None = None,
+                       on_shutdown: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await runtime.start()
@@ -60,7 +61,11 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
         try:
             yield
         finally:
-            await runtime.stop()
+            try:
+                await runtime.stop()
+            finally:
+                if on_shutdown is not None:  # after the runtime: its jobs may still use what this closes
+                    await on_shutdown()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime

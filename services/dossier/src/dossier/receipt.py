@@ -4,17 +4,15 @@ Pure: a `Receipt` in, PDF bytes out; the only I/O is reading the bundled fonts. 
 submission that has not been received yet (no appointment) gets the acknowledgement variant.
 """
 
-import unicodedata
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import segno
 from fpdf import FPDF, FontFace
 from fpdf.enums import PathPaintRule, XPos, YPos
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from dossier.calendar import TZ
+from kit.pdf import MONO, SANS, DocumentPdf, Text, field, local_time, national_header
+
 from dossier.security import LENGTH as SECURITY_CODE_LENGTH
 
 TITLE = "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
@@ -25,14 +23,6 @@ CHANNELS = {
     "post": "Nhận qua dịch vụ bưu chính",
     "online": "Nhận trực tuyến",
 }
-
-# Next to this module, so they ship in the wheel and are found in any install layout.
-FONTS = Path(__file__).parent / "fonts"
-SANS, MONO = "DejaVu", "DejaVuMono"
-
-# Precomposed (NFC) text only: fpdf2 does not shape, so a decomposed "ễ" (as macOS file names
-# and some keyboards send it) would print its marks beside the letter instead of on it.
-Text = Annotated[str, AfterValidator(lambda s: unicodedata.normalize("NFC", s))]
 
 
 class ReceiptFile(BaseModel):
@@ -73,19 +63,12 @@ class Receipt(BaseModel):
     lookup_url: str
 
 
-def local_time(moment: datetime) -> str:
-    """`14 giờ 05 phút, ngày 23/11/2026`, in Vietnam's time whatever the input's zone."""
-    t = moment.astimezone(TZ)
-    return f"{t:%H} giờ {t:%M} phút, ngày {t:%d/%m/%Y}"
-
-
 def render_receipt(receipt: Receipt) -> bytes:
-    pdf = _Pdf(receipt.dossier_code)
+    # The footer of every page says which dossier it belongs to: a long document list runs over pages.
+    pdf = DocumentPdf(f"Mã hồ sơ: {receipt.dossier_code}")
     # Pin the dates to the submission so the same receipt always gives the same bytes.
     pdf.set_creation_date(receipt.submitted_at)
     pdf.set_title(f"{_title(receipt)} {receipt.dossier_code}")
-    pdf.set_lang("vi")
-    pdf.set_creator("Một Cửa")
     pdf.add_page()
     _header(pdf, receipt)
     _title_block(pdf, receipt)
@@ -95,60 +78,13 @@ def render_receipt(receipt: Receipt) -> bytes:
     return bytes(pdf.output())
 
 
-class _Pdf(FPDF):
-    def __init__(self, dossier_code: str):
-        super().__init__(format="A4", unit="mm")
-        self.dossier_code = dossier_code
-        # Official documents (Decree 30/2020) use a wider left margin for binding.
-        self.set_margins(left=20, top=15, right=15)
-        self.set_auto_page_break(True, margin=18)
-        self.add_font(SANS, "", FONTS / "DejaVuSans.ttf")
-        self.add_font(SANS, "B", FONTS / "DejaVuSans-Bold.ttf")
-        self.add_font(MONO, "", FONTS / "DejaVuSansMono.ttf")
-        # The mono font lacks some Vietnamese capitals; a file name may need them.
-        self.set_fallback_fonts([SANS], exact_match=False)
-
-    def footer(self) -> None:
-        # A long document list runs over pages: each one says which dossier it belongs to.
-        self.set_y(-12)
-        self.set_font(SANS, "", 7)
-        self.set_text_color(110)
-        self.cell(self.epw / 2, 4, f"Mã hồ sơ: {self.dossier_code}")
-        self.cell(self.epw / 2, 4, f"Trang {self.page_no()}/{{nb}}", align="R")
-        self.set_text_color(0)
-
-
 def _title(r: Receipt) -> str:
     return TITLE if r.appointment_at else ACK_TITLE
 
 
-def _rule(pdf: FPDF, centre_x: float, y: float, width: float) -> None:
-    pdf.set_line_width(0.3)
-    pdf.line(centre_x - width / 2, y, centre_x + width / 2, y)
-
-
 def _header(pdf: FPDF, r: Receipt) -> None:
-    top, left_w = pdf.get_y(), 80
-    right_x, right_w = pdf.l_margin + left_w, pdf.epw - left_w
-
-    pdf.set_font(SANS, "B", 9)
-    pdf.multi_cell(left_w, 4.5, r.centre_name.upper(), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    _rule(pdf, pdf.l_margin + left_w / 2, pdf.get_y() + 1, 25)
-    pdf.set_y(pdf.get_y() + 2.5)
-    pdf.set_font(SANS, "", 7.5)
     contact = r.centre_address + (f"\nĐiện thoại: {r.centre_phone}" if r.centre_phone else "")
-    pdf.multi_cell(left_w, 3.5, contact, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    left_bottom = pdf.get_y()
-
-    pdf.set_xy(right_x, top)
-    pdf.set_font(SANS, "B", 9)
-    pdf.cell(right_w, 4.5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    motto = "Độc lập - Tự do - Hạnh phúc"
-    pdf.set_font(SANS, "B", 10)
-    pdf.cell(right_w, 5, motto, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    _rule(pdf, right_x + right_w / 2, pdf.get_y() + 0.5, pdf.get_string_width(motto))
-
-    pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
+    national_header(pdf, organisation=r.centre_name, contact=contact)
 
 
 def _title_block(pdf: FPDF, r: Receipt) -> None:
@@ -213,22 +149,13 @@ def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
                 path.rectangle(x + start * module, y + j * module, (i - start) * module, module)
 
 
-def _field(pdf: FPDF, label: str, value: str, bold: bool = True) -> None:
-    """`label: value` as flowing text, wrapping at the margins."""
-    pdf.set_font(SANS, "", 10)
-    pdf.write(5.2, f"{label}: ")
-    pdf.set_font(SANS, "B" if bold else "", 10)
-    pdf.write(5.2, value)
-    pdf.ln(5.6)
-
-
 def _body(pdf: FPDF, r: Receipt) -> None:
     # Until it is received, an online submission has an applicant but no intake yet.
-    _field(pdf, "Tiếp nhận hồ sơ của" if r.appointment_at else "Người nộp hồ sơ", r.applicant_name)
-    _field(pdf, "Địa chỉ", r.applicant_address, bold=False)
+    field(pdf, "Tiếp nhận hồ sơ của" if r.appointment_at else "Người nộp hồ sơ", r.applicant_name)
+    field(pdf, "Địa chỉ", r.applicant_address, bold=False)
     contact = r.applicant_phone + (f"     Email: {r.applicant_email}" if r.applicant_email else "")
-    _field(pdf, "Số điện thoại", contact, bold=False)
-    _field(pdf, "Nội dung yêu cầu giải quyết", f"{r.procedure_name} (mã thủ tục {r.procedure_code})")
+    field(pdf, "Số điện thoại", contact, bold=False)
+    field(pdf, "Nội dung yêu cầu giải quyết", f"{r.procedure_name} (mã thủ tục {r.procedure_code})")
 
     pdf.set_font(SANS, "", 10)
     pdf.cell(0, 6, "1. Thành phần hồ sơ nộp gồm:", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -246,7 +173,7 @@ def _body(pdf: FPDF, r: Receipt) -> None:
     if r.fee_status:
         items.append(("Phí, lệ phí", r.fee_status))
     for number, (label, value) in enumerate(items, start=2):
-        _field(pdf, f"{number}. {label}", value)
+        field(pdf, f"{number}. {label}", value)
     pdf.ln(1)
     pdf.set_font(SANS, "", 10)
     pdf.multi_cell(0, 5.5, r.ledger_entry, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -55,6 +55,11 @@ class ProviderUnavailable(Exception):
     """The provider could not be reached or answered garbage; the caller retries later."""
 
 
+class RefundOutcomeUnknown(ProviderUnavailable):
+    """The refund request may have reached the provider but no trustworthy answer came back: never send
+    it again blindly (check with the provider first). Any provider's refund may end this way."""
+
+
 class PaymentProvider(ABC):
     name: str
 
