@@ -16,10 +16,9 @@ import hmac
 import json
 import logging
 import os
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -28,27 +27,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kit.events import utcnow
 from kit.problems import Problem
+from kit.request_keys import HEADER, KEY_PATTERN, check_key, time_key  # noqa: F401  (re-exported)
 from kit.store import DocumentStore, DuplicateKey, VersionConflict
 
 log = logging.getLogger("dossier.idempotency")
 
 KEYS = "idempotency_keys"
-HEADER = "Idempotency-Key"
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 RUNNING, DONE = "running", "done"
-
-
-def check_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not KEY_PATTERN.fullmatch(value):
-        raise Problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
-                      "An Idempotency-Key has 8–128 letters, digits, '-' or '_' (a UUID will do).", field=HEADER)
-    return value
-
-
-def _time_key(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _derive(pepper: str, purpose: bytes) -> bytes:
@@ -123,7 +108,7 @@ class Idempotency:
             now = utcnow()
             # Every field named, so that a record taken over keeps nothing of its former use.
             fresh = {"_id": record_id, "fingerprint": fingerprint, "state": RUNNING, "owner": secrets.token_hex(8),
-                     "started_at": _time_key(now), "expires_at": _time_key(now + self.ttl), "code": None,
+                     "started_at": time_key(now), "expires_at": time_key(now + self.ttl), "code": None,
                      "sealed_security_code": None, "status": None, "response": None}
             try:
                 stored = await self.coll.insert(fresh)
@@ -133,7 +118,7 @@ class Idempotency:
             found = await self.coll.get(record_id)
             if found is None:
                 continue  # the first attempt failed and released the key meanwhile
-            if found["expires_at"] <= _time_key(now):  # expired, not yet swept: as if absent
+            if found["expires_at"] <= time_key(now):  # expired, not yet swept: as if absent
                 claim = await self._take_over(found, fresh)
                 if claim is not None:
                     return claim
@@ -148,8 +133,8 @@ class Idempotency:
                 if security_code is not None:
                     body["security_code"] = security_code
                 return Replay(found["status"], body)
-            if found["started_at"] <= _time_key(now - self.lease):  # its request died: take over
-                claim = await self._take_over(found, {**fresh, "started_at": _time_key(now),
+            if found["started_at"] <= time_key(now - self.lease):  # its request died: take over
+                claim = await self._take_over(found, {**fresh, "started_at": time_key(now),
                                                       "expires_at": found["expires_at"]}, keep=True)
                 if claim is not None:
                     return claim
@@ -202,7 +187,7 @@ class Idempotency:
 
     async def sweep(self, *, now: datetime | None = None, limit: int = 500) -> int:
         """Drop the records whose time is up (24 h after the first request)."""
-        expired = await self.coll.find({"expires_at": {"$lt": _time_key(now or utcnow())}},
+        expired = await self.coll.find({"expires_at": {"$lt": time_key(now or utcnow())}},
                                        sort=[("expires_at", 1)], limit=limit)
         for doc in expired:
             await self.coll.delete(doc["_id"])

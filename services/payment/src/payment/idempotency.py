@@ -14,36 +14,20 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from kit.events import utcnow
 from kit.problems import Problem
+from kit.request_keys import HEADER, KEY_PATTERN, REPLAYED, check_key, time_key  # noqa: F401  (re-exported)
 from kit.store import DocumentStore, DuplicateKey, VersionConflict
 
 log = logging.getLogger("payment.idempotency")
 
 KEYS = "payment_idempotency"
-HEADER = "Idempotency-Key"
-REPLAYED = "Idempotent-Replayed"
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 RUNNING, DONE = "running", "done"
-
-
-def check_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not KEY_PATTERN.fullmatch(value):
-        raise Problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
-                      "An Idempotency-Key has 8–128 letters, digits, '-' or '_' (a UUID will do).", field=HEADER)
-    return value
-
-
-def _time_key(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -88,7 +72,7 @@ class Idempotency:
         while True:
             now = utcnow()
             fresh = {"_id": record_id, "fingerprint": fingerprint, "state": RUNNING, "owner": secrets.token_hex(8),
-                     "started_at": _time_key(now), "expires_at": _time_key(now + self.ttl), "status": None,
+                     "started_at": time_key(now), "expires_at": time_key(now + self.ttl), "status": None,
                      "response": None}
             try:
                 stored = await self.coll.insert(fresh)
@@ -98,14 +82,14 @@ class Idempotency:
             found = await self.coll.get(record_id)
             if found is None:
                 continue  # the first request failed and released the key meanwhile
-            expired = found["expires_at"] <= _time_key(now)
+            expired = found["expires_at"] <= time_key(now)
             if not expired and found["fingerprint"] != fingerprint:
                 raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused",
                               "This Idempotency-Key was used for a different request; use a new key for a new "
                               "request.", field=HEADER)
             if not expired and found["state"] == DONE:
                 return Replay(found["status"], found["response"])
-            if expired or found["started_at"] <= _time_key(now - self.lease):  # its request died: take over
+            if expired or found["started_at"] <= time_key(now - self.lease):  # its request died: take over
                 try:
                     stored = await self.coll.save(fresh, found["version"])
                     return Claim(record_id, fresh["owner"], stored["version"], fresh)
@@ -133,7 +117,7 @@ class Idempotency:
             await self.coll.delete(claim.id)
 
     async def sweep(self, *, now: datetime | None = None, limit: int = 500) -> int:
-        expired = await self.coll.find({"expires_at": {"$lt": _time_key(now or utcnow())}},
+        expired = await self.coll.find({"expires_at": {"$lt": time_key(now or utcnow())}},
                                        sort=[("expires_at", 1)], limit=limit)
         for doc in expired:
             await self.coll.delete(doc["_id"])
