@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from contracts import dossier as ev
-from contracts.catalog import ProcessingTime, RequiredDocument
+from contracts.catalog import Case, ProcessingTime, RequiredDocument
 from contracts.dossier import MissingItem
 from dossier.calendar import TZ, BusinessCalendar
 from dossier.domain import (
@@ -971,3 +971,33 @@ def test_a_withdrawal_request_taken_back_resumes_where_the_dossier_was():
     [event] = d.cancel_withdrawal(actor=OWNER, at=d.last_moved_at + STEP, policy=POLICY)
     assert d.state is S.APPRAISED and event.state == "appraised" and d.resume_state is None
     assert [line.action for line in d.history[-2:]] == ["request_withdrawal", "cancel_withdrawal"]
+
+
+TWO_CASES = [Case(code="TH1", name_vi="Trong nước"), Case(code="TH2", name_vi="Có yếu tố nước ngoài")]
+
+
+@pytest.mark.parametrize(("cases", "named", "filed_under"), [
+    pytest.param([], None, None, id="no-cases"),
+    pytest.param(TWO_CASES[:1], None, "TH1", id="one-case-implied"),
+    pytest.param(TWO_CASES, "TH2", "TH2", id="one-of-several-named"),
+])
+def test_a_dossier_is_filed_under_a_case_of_its_procedure(cases, named, filed_under):
+    proc = procedure().model_copy(update={"cases": cases})
+    d, [event] = intake_at_counter(code=f"{AGENCY}-260302-0001", security_code_hash="h", procedure=proc,
+                                   applicant=APPLICANT, documents=docs(*COMPLETE), channel="in_person",
+                                   result_channel="counter", sets=1, actor=OFFICER, at=at(2026, 3, 2, 8, 0),
+                                   policy=POLICY, case_code=named)
+    assert d.case_code == event.case_code == filed_under  # the payment service bills the case's fees
+
+
+@pytest.mark.parametrize(("cases", "named"), [
+    pytest.param(TWO_CASES, None, id="several-none-named"), pytest.param(TWO_CASES, "TH9", id="unknown-case"),
+    pytest.param([], "TH1", id="a-case-where-there-are-none"),
+])
+def test_a_case_the_procedure_does_not_list_is_refused(cases, named):
+    proc = procedure().model_copy(update={"cases": cases})
+    with pytest.raises(DomainError) as refused:
+        submit_online(code=f"{AGENCY}-260302-0001", security_code_hash="h", procedure=proc, applicant=APPLICANT,
+                      documents=docs(*COMPLETE), result_channel="online", actor=OWNER, at=at(2026, 3, 2, 8, 0),
+                      policy=POLICY, case_code=named)
+    assert refused.value.status == 422 and refused.value.extra["field"] == "case_code"

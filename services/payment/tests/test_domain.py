@@ -361,6 +361,15 @@ def test_catalogue_items_are_the_channel_s_fees_numbered_in_order():
                                                                       ("D-1/2", 10_000, "Lệ phí")]
 
 
+def test_catalogue_items_are_those_of_the_dossier_s_case_and_of_every_case():
+    fees = [Fee(channel="online", amount=100_000, case_code="TH1", description="Trong nước"),
+            Fee(channel="online", amount=1_000_000, case_code="TH2", description="Có yếu tố nước ngoài"),
+            Fee(channel="online", amount=5_000, description="Bản sao trích lục")]
+    items = catalogue_items(dossier_code="D-1", channel="online", fees=fees, at=T0, case_code="TH2")
+    assert [(i.amount, i.description) for i in items] == [(1_000_000, "Có yếu tố nước ngoài"),
+                                                          (5_000, "Bản sao trích lục")]
+
+
 @pytest.mark.parametrize(("state", "status"), [
     (None, ItemStatus.DUE), (S.STARTED, ItemStatus.IN_PROGRESS), (S.CREATED, ItemStatus.IN_PROGRESS),
     (S.FAILED, ItemStatus.DUE), (S.EXPIRED, ItemStatus.DUE), (S.CANCELLED, ItemStatus.DUE),

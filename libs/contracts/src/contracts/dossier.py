@@ -75,6 +75,7 @@ class DossierReceived(DossierChange):
     security_code_hash: str
     received_by: str
     result_channel: str
+    case_code: str | None = None  # the procedure's case (trường hợp) the dossier is filed under: fees differ
 
 
 @_dossier_event("transferred", "Sent to the competent agency, or between agencies with this step's deadline.")

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, EmailStr, Field, computed_field
 
 from contracts import dossier as ev
-from contracts.catalog import ProcessingTime, RequiredDocument
+from contracts.catalog import Case, ProcessingTime, RequiredDocument
 from contracts.dossier import ApplicantContact, DossierChange, MissingItem
 from dossier.calendar import TZ, BusinessCalendar, classify
 
@@ -246,6 +246,7 @@ class ProcedureRef(BaseModel):
     required_documents: list[RequiredDocument] = []
     processing_times: list[ProcessingTime] = []
     immediate_result: bool = False
+    cases: list[Case] = []
 
     def processing_time(self, channel: str) -> ProcessingTime | None:
         """The time for the channel, else the first listed (a procedure gives one per channel)."""
@@ -338,6 +339,7 @@ class Dossier(BaseModel):
     procedure: ProcedureRef
     applicant: Applicant
     owner: str | None = None  # the citizen account that filed it online
+    case_code: str | None = None  # the procedure's case (trường hợp), where it has several
     documents: list[ProvidedDocument]
     sets: int = 1
     channel: Literal["online", "in_person", "post"]
@@ -504,7 +506,7 @@ class Dossier(BaseModel):
                 allowed_actions=[Action.REQUEST_INTAKE_SUPPLEMENT.value, Action.REFUSE_INTAKE.value])
         self._start_clock(actor, at, policy)
         return self._move(Action.RECEIVE, rule, actor, at, policy, security_code_hash=self.security_code_hash,
-                          received_by=actor.subject, result_channel=self.result_channel,
+                          received_by=actor.subject, result_channel=self.result_channel, case_code=self.case_code,
                           details={"due_at": self.due_at.isoformat()})
 
     def _start_clock(self, actor: Actor, at: datetime, policy: Policy) -> None:
@@ -732,17 +734,32 @@ def overdue_moment(due_at: datetime) -> datetime:
 # -- creating a dossier --------------------------------------------------------------------------
 
 
+def resolve_case(procedure: ProcedureRef, case_code: str | None) -> str | None:
+    """The case (trường hợp) a dossier is filed under: fees and steps differ by case. A procedure with one
+    case implies it; with several, one must be named."""
+    known = [c.code for c in procedure.cases]
+    if case_code is None and len(known) <= 1:
+        return known[0] if known else None
+    if case_code not in known:
+        raise DomainError(f"Procedure {procedure.code} has the cases {', '.join(known) or 'none'}; name one of them."
+                          if known else f"Procedure {procedure.code} has no cases; leave case_code out.",
+                          field="case_code", cases=known)
+    return case_code
+
+
 def _new(*, code, security_code_hash, procedure, applicant, documents, channel, result_channel, owner, sets,
-         state, at) -> Dossier:
+         state, at, case_code=None) -> Dossier:
+    case_code = resolve_case(procedure, case_code)
     return Dossier(code=code, security_code_hash=security_code_hash, procedure=procedure, applicant=applicant,
                    owner=owner, documents=documents, sets=sets, channel=channel, result_channel=result_channel,
-                   state=state, submitted_at=at, last_moved_at=at, current_agency=None)
+                   state=state, submitted_at=at, last_moved_at=at, current_agency=None, case_code=case_code)
 
 
 def submit_online(*, code: str, security_code_hash: str, procedure: ProcedureRef, applicant: Applicant,
                   documents: list[ProvidedDocument], result_channel: str, actor: Actor, at: datetime,
-                  policy: Policy) -> tuple[Dossier, list[DossierChange]]:
+                  policy: Policy, case_code: str | None = None) -> tuple[Dossier, list[DossierChange]]:
     dossier = _new(code=code, security_code_hash=security_code_hash, procedure=procedure, applicant=applicant,
+                   case_code=case_code,
                    documents=documents, channel="online", result_channel=result_channel, owner=actor.subject,
                    sets=1, state=State.SUBMITTED, at=at)
     dossier.history.append(Transition(at=at, actor=actor.subject, actor_name=actor.name, action="submit_online",
@@ -754,11 +771,13 @@ def submit_online(*, code: str, security_code_hash: str, procedure: ProcedureRef
 
 def intake_at_counter(*, code: str, security_code_hash: str, procedure: ProcedureRef, applicant: Applicant,
                       documents: list[ProvidedDocument], channel: Literal["in_person", "post"], result_channel: str,
-                      sets: int, actor: Actor, at: datetime, policy: Policy) -> tuple[Dossier, list[DossierChange]]:
+                      sets: int, actor: Actor, at: datetime, policy: Policy,
+                      case_code: str | None = None) -> tuple[Dossier, list[DossierChange]]:
     """An officer receives a paper dossier: complete or it is not taken (the officer lists what is missing)."""
     if RECEPTION not in actor.roles:
         raise Forbidden(f"Counter intake needs the role {RECEPTION}.", required_roles=[RECEPTION])
     dossier = _new(code=code, security_code_hash=security_code_hash, procedure=procedure, applicant=applicant,
+                   case_code=case_code,
                    documents=documents, channel=channel, result_channel=result_channel, owner=None, sets=sets,
                    state=State.RECEIVED, at=at)
     check_complete(procedure, documents)
@@ -769,7 +788,7 @@ def intake_at_counter(*, code: str, security_code_hash: str, procedure: Procedur
     dossier._schedule(at, policy)
     return dossier, [dossier._event(ev.DossierReceived, "intake_at_counter", actor, at,
                                     security_code_hash=security_code_hash, received_by=actor.subject,
-                                    result_channel=result_channel)]
+                                    result_channel=result_channel, case_code=dossier.case_code)]
 
 
 def dossier_code(agency_code: str, day: datetime, sequence: int) -> str:

@@ -56,6 +56,8 @@ class OnlineSubmission(BaseModel):
     applicant: Applicant
     documents: list[SubmittedDocument] = Field(default=[], max_length=100)
     result_channel: str = Field(default="online", pattern="^(counter|post|online)$")
+    case_code: str | None = Field(default=None, max_length=20,
+                                  description="the procedure's case (trường hợp), where it lists several")
 
 
 class CounterIntake(OnlineSubmission):
@@ -68,6 +70,14 @@ class DocumentsSubmission(BaseModel):
     """The documents supplied after a supplement request, with their files."""
 
     documents: list[SubmittedDocument] = Field(min_length=1, max_length=100)
+
+
+def check_case(procedure: ProcedureRef, case_code: str | None) -> None:
+    """Before a code is spent: the case named must be one of the procedure's."""
+    try:
+        domain.resolve_case(procedure, case_code)
+    except DomainError as exc:
+        raise problem_of(exc) from None
 
 
 def check_documents(procedure: ProcedureRef, documents: list[SubmittedDocument]) -> None:
@@ -124,12 +134,14 @@ async def submit_online(deps: Deps, attachments: Attachments, *, submission: Onl
     actor = actor_of(caller)
     procedure = await deps.procedures.get(submission.procedure_code)
     check_documents(procedure, submission.documents)
+    check_case(procedure, submission.case_code)
     check_files(submission.documents, uploads, files_required=True)
     return await _create(deps, attachments, procedure=procedure, documents=submission.documents, uploads=uploads,
                          prepare=prepare, make=lambda code, sc_hash, now, policy, documents: domain.submit_online(
                              code=code, security_code_hash=sc_hash, procedure=procedure,
                              applicant=submission.applicant, documents=documents,
-                             result_channel=submission.result_channel, actor=actor, at=now, policy=policy))
+                             result_channel=submission.result_channel, actor=actor, at=now, policy=policy,
+                             case_code=submission.case_code))
 
 
 async def intake_at_counter(deps: Deps, attachments: Attachments, *, intake: CounterIntake, uploads: list[Upload],
@@ -139,6 +151,7 @@ async def intake_at_counter(deps: Deps, attachments: Attachments, *, intake: Cou
     actor = actor_of(caller)
     procedure = await deps.procedures.get(intake.procedure_code)
     check_documents(procedure, intake.documents)
+    check_case(procedure, intake.case_code)
     check_files(intake.documents, uploads, files_required=False)
     try:
         domain.check_complete(procedure, [d.provided() for d in intake.documents])  # before a code is spent
@@ -148,7 +161,7 @@ async def intake_at_counter(deps: Deps, attachments: Attachments, *, intake: Cou
                          prepare=prepare, make=lambda code, sc_hash, now, policy, documents: domain.intake_at_counter(
                              code=code, security_code_hash=sc_hash, procedure=procedure, applicant=intake.applicant,
                              documents=documents, channel=intake.channel, result_channel=intake.result_channel,
-                             sets=intake.sets, actor=actor, at=now, policy=policy))
+                             sets=intake.sets, actor=actor, at=now, policy=policy, case_code=intake.case_code))
 
 
 SUPPLY_ACTIONS = (Action.RESUBMIT, Action.PROVIDE_SUPPLEMENT)

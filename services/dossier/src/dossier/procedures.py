@@ -20,7 +20,8 @@ COLLECTION = "procedures"
 
 def _copy_of(procedure: dict) -> dict:
     """The part of a procedure (event data or the catalogue's JSON) a dossier needs."""
-    keep = ("code", "version", "name_vi", "agency_code", "required_documents", "processing_times", "immediate_result")
+    keep = ("code", "version", "name_vi", "agency_code", "required_documents", "processing_times", "immediate_result",
+            "cases")
     return {**{k: procedure[k] for k in keep if k in procedure}, "withdrawn": False}
 
 

@@ -68,9 +68,11 @@ class FeeItem(BaseModel):
     created_at: datetime
 
 
-def catalogue_items(*, dossier_code: str, channel: str, fees: list[Fee], at: datetime) -> list[FeeItem]:
-    """The fees of the channel the dossier came by, numbered `<code>/1`, `<code>/2`… in catalogue order."""
-    owed = [f for f in fees if f.channel == channel and f.amount > 0]
+def catalogue_items(*, dossier_code: str, channel: str, fees: list[Fee], at: datetime,
+                    case_code: str | None = None) -> list[FeeItem]:
+    """The fees of the channel the dossier came by and of its case (a fee without a case applies to every
+    case), numbered `<code>/1`, `<code>/2`… in catalogue order."""
+    owed = [f for f in fees if f.channel == channel and f.amount > 0 and f.case_code in (None, case_code)]
     return [FeeItem(item_id=f"{dossier_code}/{n}", dossier_code=dossier_code, description=f.description or "Lệ phí",
                     amount=f.amount, source="catalogue", created_at=at)
             for n, f in enumerate(owed, start=1)]

@@ -90,7 +90,8 @@ async def on_dossier_event(deps: Deps, event: CloudEvent) -> None:
         procedure = await deps.fees.procedures.get(data.procedure_code)
         fees = [Fee.model_validate(f) for f in (procedure or {}).get("fees", [])]
         await deps.fees.add_dossier(data.code, _header(data, security_code_hash=data.security_code_hash))
-        for item in catalogue_items(dossier_code=data.code, channel=data.channel, fees=fees, at=data.occurred_at):
+        for item in catalogue_items(dossier_code=data.code, channel=data.channel, fees=fees, at=data.occurred_at,
+                                    case_code=data.case_code):
             await deps.fees.add_item(item)
     elif isinstance(data, DossierFeesRequested):
         await deps.fees.add_dossier(data.code, _header(data, security_code_hash=None))
