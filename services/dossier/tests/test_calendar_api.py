@@ -75,7 +75,7 @@ async def test_a_dossier_received_after_the_change_gets_the_shorter_deadline(ser
     intake = {"procedure_code": "3.000334", "channel": "in_person",  # 10 working days: spans two weekends
               "applicant": {"name": "Lê Văn Cường", "id_number": "022090009012", "phone": "0912345670",
                             "address": "Phường Cao Xanh, Hạ Long"},
-              "documents": [{"code": "TK"}, {"code": "CCCD"}]}
+              "documents": [{"code": "TK"}, {"code": "CCCD"}], "case_code": "TH1"}
     first = (await client.post("/dossiers/counter", json=intake, headers=RECEPTION)).json()
     due_before = datetime.fromisoformat(first["due_at"]).astimezone(TZ)
     # The first day off after today and before the due date becomes a working day (a swapped Saturday).

@@ -232,6 +232,8 @@ BAD_INPUT = {
     "an unknown procedure": (
         lambda: form({**ONLINE, "procedure_code": "9.999999"}), 422, "unknown-procedure",
         {"field": "procedure_code"}),
+    "a case the procedure does not list": (
+        lambda: form({**ONLINE, "case_code": "TH9"}), 422, "invalid-command", {"field": "case_code", "cases": ["TH1"]}),
     "an invalid submission": (
         lambda: form({**ONLINE, "applicant": {"phone": "0912345678"}}), 422, "validation-error", {}),
     "a body that is neither multipart nor JSON": (
