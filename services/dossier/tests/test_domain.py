@@ -738,6 +738,8 @@ def test_the_one_extension_moves_the_due_date_to_a_working_day():
     error = refused(d, IllegalTransition, lambda: d.extend(actor=CHIEF, at=at(2026, 3, 10, 9), policy=POLICY,
                                                            reason="Gia hạn lần hai", new_due_on=date(2026, 3, 20)))
     assert "once" in error.detail
+    # The answer offers what can still be done, not the action just refused.
+    assert "extend" not in error.extra["allowed_actions"] and "appraise" in error.extra["allowed_actions"]
 
 
 @pytest.mark.parametrize(("asked_at", "granted"), [

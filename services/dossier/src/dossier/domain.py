@@ -168,8 +168,11 @@ class IllegalTransition(DomainError):
     status, kind = 409, "illegal-transition"
 
     def __init__(self, state: State, action: str, detail: str | None = None):
+        # With a detail, a rule beyond the state refused the action (extend twice, approve a refusal):
+        # the state still lists it in general, so leave it out of what the answer offers.
+        offered = [a for a in allowed_actions(state) if detail is None or a != action]
         super().__init__(detail or f"A dossier in state '{state}' cannot take the action '{action}'.",
-                         state=state.value, allowed_actions=allowed_actions(state))
+                         state=state.value, allowed_actions=offered)
         self.state = state
         self.action = action
 
