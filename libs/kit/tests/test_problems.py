@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from kit import problems
+from kit.rules import RuleViolation
 
 
 class Applicant(BaseModel):
@@ -24,7 +25,17 @@ def make_app() -> FastAPI:
     async def conflict():
         raise problems.Conflict("illegal-transition", "Not allowed", "Dossier is returned.", state="returned")
 
+    @app.post("/extend")
+    async def extend():
+        raise LateRequest("An extension is asked at least one day before the due date.", allowed_actions=["appraise"])
+
     return problems.BodyLimit(app, max_bytes=1000)
+
+
+class LateRequest(RuleViolation):
+    """What a service's pure domain module raises: no web framework in sight."""
+
+    status, kind = 409, "illegal-transition"
 
 
 async def call(method, path, **kw):
@@ -76,3 +87,12 @@ async def test_domain_problems_carry_their_extra_members():
     assert r.status_code == 409
     assert r.json() == {"type": "/problems/illegal-transition", "title": "Not allowed", "detail": "Dossier is returned.",
                         "status": 409, "instance": "/conflict", "state": "returned"}
+
+
+async def test_a_domain_rule_violation_is_answered_with_its_status_and_details():
+    r = await call("POST", "/extend")
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "/problems/illegal-transition" and body["title"] == "Not allowed in the current state"
+    assert body["detail"] == "An extension is asked at least one day before the due date."
+    assert body["allowed_actions"] == ["appraise"]

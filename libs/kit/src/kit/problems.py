@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kit.rules import TITLES, RuleViolation
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("kit.problems")
 
@@ -77,6 +79,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RuleViolation)
+    async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:
+        problem = Problem(exc.status, exc.kind, TITLES.get(exc.status, "Refused"), exc.detail, **exc.extra)
+        return problem_response(problem, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

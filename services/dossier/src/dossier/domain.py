@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field, computed_field
 
+from kit.rules import RuleViolation
+
 from contracts import dossier as ev
 from contracts.catalog import Case, ProcessingTime, RequiredDocument
 from contracts.dossier import ApplicantContact, DossierChange, MissingItem
@@ -152,16 +154,8 @@ def allowed_actions(state: State) -> list[str]:
 # -- errors ------------------------------------------------------------------------------------
 
 
-class DomainError(Exception):
-    """A rule of the lifecycle refused the command; nothing changed."""
-
-    status = 422
-    kind = "invalid-command"
-
-    def __init__(self, detail: str, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
+class DomainError(RuleViolation):
+    """A rule of the lifecycle refused the command; nothing changed (answered as problem+json by the kit)."""
 
 
 class IllegalTransition(DomainError):

@@ -15,7 +15,7 @@ from kit.store import VersionConflict
 from contracts import UnknownEventType, parse
 from contracts.dossier import DossierChange
 from contracts.payment import PaymentSucceeded
-from dossier.domain import SYSTEM_ACTOR, Actor, DomainError, Dossier, Policy, State
+from dossier.domain import SYSTEM_ACTOR, Actor, Dossier, Policy, State
 from dossier.policy import PolicySource
 from dossier.procedures import ProcedureCopy
 from dossier.settings import DossierSettings
@@ -43,12 +43,6 @@ def actor_of(caller: Caller) -> Actor:
     return Actor(subject=caller.subject, roles=caller.roles, agency=caller.agency, name=caller.name)
 
 
-def problem_of(exc: DomainError) -> Problem:
-    titles = {403: "Action not allowed for you", 409: "Action not allowed in this state",
-              422: "The command is not valid"}
-    return Problem(exc.status, exc.kind, titles[exc.status], exc.detail, **exc.extra)
-
-
 async def get_dossier(deps: Deps, *, code: str) -> Dossier:
     dossier = await deps.dossiers.get(code)
     if dossier is None:
@@ -62,10 +56,7 @@ async def act(deps: Deps, *, code: str, caller: Caller, command: Command) -> Dos
     policy = await deps.policy.current()
     for _ in range(3):
         dossier = await get_dossier(deps, code=code)
-        try:
-            events = command(dossier, actor, utcnow(), policy)
-        except DomainError as exc:
-            raise problem_of(exc) from None
+        events = command(dossier, actor, utcnow(), policy)  # a refusal is a RuleViolation: a 4xx, nothing saved
         try:
             return await deps.dossiers.save(dossier, events)
         except VersionConflict:

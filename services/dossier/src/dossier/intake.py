@@ -16,9 +16,9 @@ from kit.store import DuplicateKey
 
 from dossier import domain, handlers
 from dossier.attachments import Attachments, Upload, assign, clean_filename
-from dossier.domain import (CITIZEN, RECEPTION, Action, Applicant, Attachment, DomainError, Dossier, ProcedureRef,
+from dossier.domain import (CITIZEN, RECEPTION, Action, Applicant, Attachment, Dossier, ProcedureRef,
                             ProvidedDocument)
-from dossier.handlers import Deps, actor_of, problem_of
+from dossier.handlers import Deps, actor_of
 from dossier.security import hash_security_code, new_security_code
 
 # Called with the code and security code of a dossier about to be inserted (the Idempotency-Key record
@@ -72,14 +72,6 @@ class DocumentsSubmission(BaseModel):
     documents: list[SubmittedDocument] = Field(min_length=1, max_length=100)
 
 
-def check_case(procedure: ProcedureRef, case_code: str | None) -> None:
-    """Before a code is spent: the case named must be one of the procedure's."""
-    try:
-        domain.resolve_case(procedure, case_code)
-    except DomainError as exc:
-        raise problem_of(exc) from None
-
-
 def check_documents(procedure: ProcedureRef, documents: list[SubmittedDocument]) -> None:
     known = {d.code for d in procedure.required_documents}
     unknown = [d.code for d in documents if d.code not in known]
@@ -115,11 +107,8 @@ async def _create(deps: Deps, attachments: Attachments, *, procedure: ProcedureR
         try:
             async with attachments.staged(code, uploads) as stored:
                 provided = [d.provided(stored) for d in documents]
-                try:
-                    dossier, events = make(code, hash_security_code(deps.pepper, code, security_code), now, policy,
+                dossier, events = make(code, hash_security_code(deps.pepper, code, security_code), now, policy,
                                            provided)
-                except DomainError as exc:
-                    raise problem_of(exc) from None
                 return await deps.dossiers.add(dossier, events), security_code
         except DuplicateKey:
             continue  # a counter reset by an operator: take the next number
@@ -134,7 +123,7 @@ async def submit_online(deps: Deps, attachments: Attachments, *, submission: Onl
     actor = actor_of(caller)
     procedure = await deps.procedures.get(submission.procedure_code)
     check_documents(procedure, submission.documents)
-    check_case(procedure, submission.case_code)
+    domain.resolve_case(procedure, submission.case_code)
     check_files(submission.documents, uploads, files_required=True)
     return await _create(deps, attachments, procedure=procedure, documents=submission.documents, uploads=uploads,
                          prepare=prepare, make=lambda code, sc_hash, now, policy, documents: domain.submit_online(
@@ -151,12 +140,9 @@ async def intake_at_counter(deps: Deps, attachments: Attachments, *, intake: Cou
     actor = actor_of(caller)
     procedure = await deps.procedures.get(intake.procedure_code)
     check_documents(procedure, intake.documents)
-    check_case(procedure, intake.case_code)
+    domain.resolve_case(procedure, intake.case_code)
     check_files(intake.documents, uploads, files_required=False)
-    try:
-        domain.check_complete(procedure, [d.provided() for d in intake.documents])  # before a code is spent
-    except DomainError as exc:
-        raise problem_of(exc) from None
+    domain.check_complete(procedure, [d.provided() for d in intake.documents])  # before a code is spent
     return await _create(deps, attachments, procedure=procedure, documents=intake.documents, uploads=uploads,
                          prepare=prepare, make=lambda code, sc_hash, now, policy, documents: domain.intake_at_counter(
                              code=code, security_code_hash=sc_hash, procedure=procedure, applicant=intake.applicant,
@@ -184,11 +170,9 @@ async def supply_documents(deps: Deps, attachments: Attachments, *, code: str, a
         method = d.resubmit if action is Action.RESUBMIT else d.provide_supplement
         return method(actor=a, at=at, policy=p, documents=[x.model_copy(deep=True) for x in documents])
 
-    try:  # judged before any file is stored: a wrong state, role or owner changes nothing
-        command(dossier.model_copy(deep=True), actor, utcnow(), await deps.policy.current(),
-                [d.provided() for d in submission.documents])
-    except DomainError as exc:
-        raise problem_of(exc) from None
+    # Judged on a copy before any file is stored: a wrong state, role or owner changes nothing.
+    command(dossier.model_copy(deep=True), actor, utcnow(), await deps.policy.current(),
+            [d.provided() for d in submission.documents])
     async with attachments.staged(dossier.code, uploads) as stored:
         provided = [d.provided(stored) for d in submission.documents]
         return await handlers.act(deps, code=dossier.code, caller=caller,

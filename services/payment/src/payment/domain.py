@@ -22,22 +22,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kit.rules import RuleViolation
+
 from contracts.catalog import Fee
 from contracts.payment import PaymentChange, PaymentFailed, PaymentRefunded, PaymentSucceeded, PaymentUnsettled
 
 SYSTEM = "system"
 
 
-class DomainError(Exception):
-    """A rule refused the command; nothing changed."""
-
-    status = 422
-    kind = "invalid-command"
-
-    def __init__(self, detail: str, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
+class DomainError(RuleViolation):
+    """A rule refused the command; nothing changed (answered as problem+json by the kit)."""
 
 
 class IllegalTransition(DomainError):

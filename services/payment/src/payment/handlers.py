@@ -20,7 +20,7 @@ from kit.security_codes import matches
 from contracts import UnknownEventType, parse
 from contracts.catalog import Fee, ProcedurePublished, ProcedureRevised
 from contracts.dossier import DossierFeesRequested, DossierReceived
-from payment.domain import (CLOSED_UNPAID, OPEN, PAID, DomainError, FeeItem, Outcome, Payment, State, Step,
+from payment.domain import (CLOSED_UNPAID, OPEN, PAID, FeeItem, Outcome, Payment, State, Step,
                             Verdict, catalogue_items)
 from payment.providers.base import (CallbackVerdict, Checkout, PaymentProvider, ProviderUnavailable,
                                     StatusAnswer)
@@ -52,11 +52,6 @@ class Deps:
     @property
     def ttl(self) -> timedelta:
         return timedelta(seconds=self.settings.payment_ttl_seconds)
-
-
-def problem_of(exc: DomainError) -> Problem:
-    titles = {409: "Not allowed in the payment's state", 422: "The command is not valid"}
-    return Problem(exc.status, exc.kind, titles.get(exc.status, "Refused"), exc.detail, **exc.extra)
 
 
 def new_payment_id(at: datetime) -> str:
@@ -157,10 +152,7 @@ async def advance(deps: Deps, payment_id: str, decide: Decide, *, attempts: int 
         payment = await deps.payments.load(payment_id)
         if payment is None:
             raise NotFound("Payment", payment_id)
-        try:
-            decision = decide(payment)
-        except DomainError as exc:
-            raise problem_of(exc) from None
+        decision = decide(payment)  # a refusal is a RuleViolation: answered as a 4xx by the kit
         if not isinstance(decision, Step):
             return payment, decision
         after = payment.model_copy(deep=True)
