@@ -322,7 +322,9 @@ ready() { # name
         kafka)
             probe kafka "$KAFKA_PORT" || return 1
             [[ -z "${STARTED[kafka]:-}" ]] && return 0
-            tail -c +"$((LOGOFFSET[kafka] + 1))" "$LOGS/kafka.log" 2>/dev/null | grep -q "Kafka Server started"
+            # Not `tail | grep -q`: grep quits at the first match, tail then dies of SIGPIPE when much
+            # is logged after it (thousands of partitions), and pipefail turns a match into a failure.
+            grep -q "Kafka Server started" <(tail -c +"$((LOGOFFSET[kafka] + 1))" "$LOGS/kafka.log" 2>/dev/null)
             ;;
     esac
 }

@@ -30,8 +30,56 @@ REDIS = os.environ.get("MOTCUA_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05)
 
 
+# Every name handed out, so the session can remove its topics, databases and keys when it ends:
+# left behind, thousands of test partitions make each Kafka start slower (35 s at 2,800).
+_NAMESPACES: set[str] = set()
+
+
 def unique(prefix: str = "t") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    _NAMESPACES.add(name)
+    return name
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if _NAMESPACES:
+        remove_namespaces(sorted(_NAMESPACES))
+
+
+def remove_namespaces(names: list[str]) -> None:
+    """Delete the Kafka topics, MongoDB databases and Redis keys whose names start with one of `names`.
+    Best effort: a server that is down has nothing of ours to keep."""
+    ours = tuple(names)
+    with contextlib.suppress(Exception):
+        asyncio.run(_delete_topics(ours))
+    with contextlib.suppress(Exception):
+        from pymongo import MongoClient
+
+        with MongoClient(MONGODB, serverSelectionTimeoutMS=2000) as client:
+            for database in client.list_database_names():
+                if database.startswith(ours):
+                    client.drop_database(database)
+    with contextlib.suppress(Exception):
+        import redis
+
+        client = redis.Redis.from_url(REDIS, socket_timeout=5)
+        for name in names:
+            batch = list(client.scan_iter(match=f"{name}*", count=1000))
+            if batch:
+                client.unlink(*batch)
+
+
+async def _delete_topics(ours: tuple[str, ...]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="test-cleanup", request_timeout_ms=10000)
+    await admin.start()
+    try:
+        topics = [topic for topic in await admin.list_topics() if topic.startswith(ours)]
+        for start in range(0, len(topics), 200):
+            await admin.delete_topics(topics[start:start + 200])
+    finally:
+        await admin.close()
 
 
 def require_server(name: str, address: str) -> None:
