@@ -151,6 +151,25 @@ async def test_the_payment_provider_s_callbacks_are_the_only_public_payment_rout
         assert echo.received == []
 
 
+@pytest.mark.parametrize(("method", "path", "public"), [
+    ("POST", "/api/v1/notifications/sms/sandbox-primary/reports", True),
+    ("GET", "/api/v1/notifications/sms/sandbox-primary/reports", False),
+    ("POST", "/api/v1/notifications/sms/sandbox-primary/reports/x", False),
+    ("GET", "/api/v1/notifications/preferences/me", False),
+    ("PUT", "/api/v1/notifications/templates/dossier.received", False),
+    ("POST", "/api/v1/webhooks/subscriptions", False),
+])
+async def test_sms_delivery_reports_are_the_only_public_notification_route(gateway, echo, method, path, public):
+    r = await gateway.request(method, path, content=b'{"client_ref": "msg-1"}', headers={"X-Signature": "ab"})
+    if public:
+        assert r.status_code == 200, r.text
+        [seen] = echo.received
+        assert seen["path"] == f"/notification{path.removeprefix('/api/v1')}" and seen["caller"]["subject"] is None
+    else:
+        is_problem(r, 401, "unauthenticated")
+        assert echo.received == []
+
+
 async def test_an_unknown_route_is_a_404_even_without_a_token(gateway, echo):
     is_problem(await gateway.post("/api/v1/nothing-here", json={}), 404, "not-found")
 

@@ -26,8 +26,12 @@ from gateway.settings import GatewaySettings
 from kit.bus.memory import MemoryBroker, MemoryBus
 from kit.cache.memory import MemoryCache
 from kit.telemetry import setup_logging, setup_tracing
+from motcua.mailbox import Mailbox
 from notification.app import create_app as notification_app
+from notification.email import SmtpSettings
 from notification.settings import NotificationSettings
+from notification.sms import SmsSandboxSettings, SmsSettings
+from notification.sms.sandbox import create_app as sms_sandbox_app
 from payment.app import create_app as payment_app
 from payment.provider_settings import SandboxSettings
 from payment.sandbox.app import create_app as sandbox_app
@@ -44,6 +48,10 @@ class EmbeddedSettings(BaseSettings):
     gateway_port: int = 8000
     # The payment provider's sandbox (VNPay's protocol): online payments work with nothing installed.
     sandbox_port: int = 8199
+    # Two SMS gateway sandboxes (primary, secondary) and an SMTP server that keeps mail in <data_dir>/mail.
+    sms_primary_port: int = 8197
+    sms_secondary_port: int = 8198
+    smtp_port: int = 8025
     first_service_port: int = 8101
     data_dir: Path = Path("var/embedded")
     seed_demo: bool = True
@@ -59,6 +67,18 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _sms(cfg: EmbeddedSettings, gateway: str) -> tuple[SmsSettings, list[tuple[str, object, int]]]:
+    """The SMS providers: both sandboxes, reporting deliveries back through the gateway."""
+    names = {"primary": ("sandbox-primary", cfg.sms_primary_port), "secondary": ("sandbox-secondary",
+                                                                                 cfg.sms_secondary_port)}
+    settings = SmsSettings(**{f"{role}_{k}": v for role, (name, port) in names.items()
+                              for k, v in (("name", name), ("url", f"http://{cfg.host}:{port}"))})
+    sandboxes = [(f"sms-{role}", sms_sandbox_app(SmsSandboxSettings(
+        host=cfg.host, port=port, callback_url=f"{gateway}/api/v1/notifications/sms/{name}/reports")), port)
+        for role, (name, port) in names.items()]
+    return settings, sandboxes
+
+
 def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryBus]:
     # The bus journals its log and offsets beside the databases, so a restart loses no event; the
     # lookup rebuilds its in-memory read model from that log when it starts.
@@ -68,6 +88,7 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
     common = {"host": cfg.host, "sqlite_dir": cfg.data_dir, "bus": "memory", "store": "sqlite", "cache": "memory"}
     url = {name: f"http://{cfg.host}:{port}" for name, port in ports.items()}
     gateway, sandbox = f"http://{cfg.host}:{cfg.gateway_port}", f"http://{cfg.host}:{cfg.sandbox_port}"
+    sms, sms_sandboxes = _sms(cfg, gateway)
     apps = [
         ("catalog", catalog_app(CatalogSettings(**common, port=ports["catalog"], seed_demo=cfg.seed_demo), bus=bus),
          ports["catalog"]),
@@ -81,8 +102,13 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
         ("sandbox", sandbox_app(SandboxSettings(
             sandbox_host=cfg.host, sandbox_port=cfg.sandbox_port,
             sandbox_ipn_url=f"{gateway}/api/v1/payments/providers/vnpay/ipn")), cfg.sandbox_port),
-        ("notification", notification_app(NotificationSettings(**common, port=ports["notification"]), bus=bus),
+        ("notification", notification_app(
+            NotificationSettings(**common, port=ports["notification"],
+                                 lookup_url_template=f"{gateway}/tra-cuu?ma={{code}}",
+                                 payment_url_template=f"{gateway}/thanh-toan?khoan={{item}}"),
+            bus=bus, sms=sms, smtp=SmtpSettings(host=cfg.host, port=cfg.smtp_port, security="none")),
          ports["notification"]),
+        *sms_sandboxes,
         ("feedback", feedback_app(FeedbackSettings(**common, port=ports["feedback"]), bus=bus), ports["feedback"]),
         ("gateway", gateway_app(GatewaySettings(
             host=cfg.host, port=cfg.gateway_port, public_url=f"http://{cfg.host}:{cfg.gateway_port}",
@@ -95,6 +121,8 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
 
 async def run(cfg: EmbeddedSettings) -> None:
     apps, bus = build(cfg)
+    mailbox = Mailbox(cfg.data_dir / "mail", cfg.host, cfg.smtp_port)
+    mailbox.start()
     servers = [_Server(uvicorn.Config(app, host=cfg.host, port=port, access_log=False, log_config=None,
                                       lifespan="on", timeout_graceful_shutdown=10)) for _, app, port in apps]
     loop = asyncio.get_running_loop()
@@ -115,6 +143,9 @@ async def run(cfg: EmbeddedSettings) -> None:
         print(f"\nMột Cửa is running (embedded mode, data in {cfg.data_dir}/)\n"
               f"  gateway:   {base}/\n  API docs:  {base}/docs\n"
               f"  payments:  the VNPay sandbox at http://{cfg.host}:{cfg.sandbox_port}/ (no real money)\n"
+              f"  e-mail:    kept as .eml files in {cfg.data_dir / 'mail'}/ (SMTP on port {cfg.smtp_port})\n"
+              f"  SMS:       sandboxes at http://{cfg.host}:{cfg.sms_primary_port}/_sandbox/messages and "
+              f":{cfg.sms_secondary_port} (nothing is sent)\n"
               f"  sign in:   curl -X POST {base}/auth/dev/token -H 'content-type: application/json' "
               "-d '{\"username\":\"citizen1\"}'\nPress Ctrl+C to stop.\n", flush=True)
 
@@ -135,6 +166,7 @@ async def run(cfg: EmbeddedSettings) -> None:
     finally:
         await bus.stop()
         bus.broker.close()
+        mailbox.stop()
     if failed:
         raise SystemExit(1)
 

@@ -42,3 +42,11 @@ def token(client, username):
 
 def ok(response):
     return response.json() if response.status_code == 200 else None
+
+
+def submit(client, headers, submission: dict | None = None) -> dict:
+    """An online submission, retried until the dossier service knows the procedure (it may still be
+    learning the catalogue at start); the receipt (code, security code)."""
+    answer = until(lambda: (lambda a: a if a.status_code == 201 else None)(
+        client.post("/api/v1/dossiers", **submission_form(submission), headers=headers)), timeout=30)
+    return answer.json()

@@ -17,7 +17,11 @@ DEPLOYABLES = {
     "catalog": "catalog", "dossier": "dossier", "lookup": "dossier.lookup", "payment": "payment",
     "notification": "notification", "feedback": "feedback", "gateway": "gateway",
     "sandbox": "payment.sandbox",  # the payment provider's sandbox (a third party's protocol)
+    # Two SMS gateways' sandboxes (a third party's protocol), primary and secondary.
+    "sms-primary": "notification.sms.sandbox", "sms-secondary": "notification.sms.sandbox",
 }
+SMS_PROVIDERS = {"sms-primary": "sandbox-primary", "sms-secondary": "sandbox-secondary"}
+THIRD_PARTIES = {"gateway", "sandbox", *SMS_PROVIDERS}
 
 
 class Stack:
@@ -25,15 +29,19 @@ class Stack:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls: dict[str, str] = {}
+        self.mail: Path | None = None  # where the SMTP server keeps what it received, one .eml per message
 
     @property
     def gateway(self) -> str:
         return self.urls["gateway"]
 
-    def _spawn(self, name: str, module: str, env: dict[str, str]) -> None:
+    def _spawn(self, name: str, module: str, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
         log = open(self.logs / f"{name}.log", "wb")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **env},
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", module, *args], env={**os.environ, **env},
                                             stdout=log, stderr=subprocess.STDOUT)
+
+    def mails(self) -> list[Path]:
+        return sorted(self.mail.glob("*.eml")) if self.mail and self.mail.exists() else []
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -73,7 +81,9 @@ def distributed(logs: Path) -> Stack:
     stack = Stack(logs)
     run = unique("e2e")
     ports = {name: free_port() for name in DEPLOYABLES}
+    smtp_port = free_port()
     stack.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    stack.mail = logs / "mail"
     common = {"MOTCUA_BUS": "kafka", "MOTCUA_STORE": "mongodb", "MOTCUA_CACHE": "redis",
               "MOTCUA_KAFKA_BOOTSTRAP": KAFKA, "MOTCUA_MONGODB_URL": MONGODB, "MOTCUA_REDIS_URL": REDIS,
               "MOTCUA_TOPIC_PREFIX": f"{run}.", "MOTCUA_DATABASE_PREFIX": f"{run}_", "MOTCUA_CACHE_PREFIX": f"{run}:",
@@ -92,27 +102,52 @@ def distributed(logs: Path) -> Stack:
         if name == "sandbox":
             env.update({"MOTCUA_SANDBOX_PORT": str(ports[name]), "MOTCUA_SANDBOX_TEST_HOOKS": "true",
                         "MOTCUA_SANDBOX_IPN_URL": f"{stack.urls['gateway']}/api/v1/payments/providers/vnpay/ipn"})
+        if name in SMS_PROVIDERS:
+            env.update({"MOTCUA_SMS_SANDBOX_PORT": str(ports[name]), "MOTCUA_SMS_SANDBOX_TEST_HOOKS": "true",
+                        "MOTCUA_SMS_SANDBOX_CALLBACK_URL":
+                            f"{stack.urls['gateway']}/api/v1/notifications/sms/{SMS_PROVIDERS[name]}/reports"})
+        if name == "notification":
+            env.update(notification_env(stack, smtp_port))
         if name == "gateway":
-            env.update({f"MOTCUA_{u.upper()}_URL": stack.urls[u] for u in DEPLOYABLES if u not in ("gateway", "sandbox")})
+            env.update({f"MOTCUA_{u.upper()}_URL": stack.urls[u] for u in DEPLOYABLES if u not in THIRD_PARTIES})
             env["MOTCUA_PUBLIC_URL"] = stack.urls["gateway"]
         stack._spawn(name, module, env)
+    stack._spawn("smtp", "motcua.mailbox", {}, (str(stack.mail), str(smtp_port)))
     stack.run_id = run  # type: ignore[attr-defined]
     return stack
+
+
+def notification_env(stack: Stack, smtp_port: int) -> dict[str, str]:
+    """The notification service on the stack's SMTP server and SMS sandboxes, retrying quickly."""
+    env = {"MOTCUA_SMTP_HOST": "127.0.0.1", "MOTCUA_SMTP_PORT": str(smtp_port), "MOTCUA_SMTP_SECURITY": "none",
+           "MOTCUA_DELIVERY_BACKOFF_SECONDS": "0.2", "MOTCUA_DELIVERY_POLL_SECONDS": "0.2",
+           "MOTCUA_SMS_BACKOFF_SECONDS": "0.05", "MOTCUA_SMS_ATTEMPTS": "2", "MOTCUA_SMS_BREAKER_FAILURES": "3",
+           "MOTCUA_LOOKUP_URL_TEMPLATE": f"{stack.gateway}/tra-cuu?ma={{code}}",
+           # The test's webhook receiver listens on plain http on loopback.
+           "MOTCUA_WEBHOOK_ALLOW_PLAIN_HTTP": "true", "MOTCUA_WEBHOOK_POLL_SECONDS": "0.2"}
+    for role, sandbox in (("primary", "sms-primary"), ("secondary", "sms-secondary")):
+        env[f"MOTCUA_SMS_{role.upper()}_NAME"] = SMS_PROVIDERS[sandbox]
+        env[f"MOTCUA_SMS_{role.upper()}_URL"] = stack.urls[sandbox]
+    return env
 
 
 def embedded(logs: Path, data: Path) -> Stack:
     """The embedded mode as `make run` starts it, on free ports and a fresh data directory."""
     stack = Stack(logs)
-    # Eight consecutive free ports below the ephemeral range, so no client socket takes one meanwhile:
-    # six services, the gateway, the payment sandbox.
-    first = random.randrange(20000, 30000, 10)
-    while any(_taken(first + i) for i in range(8)):
-        first = random.randrange(20000, 30000, 10)
-    gateway, sandbox = first + 6, first + 7
+    # Eleven consecutive free ports below the ephemeral range, so no client socket takes one meanwhile:
+    # six services, the gateway, the payment sandbox, two SMS sandboxes, the SMTP server.
+    first = random.randrange(20000, 30000, 20)
+    while any(_taken(first + i) for i in range(11)):
+        first = random.randrange(20000, 30000, 20)
+    gateway, sandbox, sms_primary, sms_secondary, smtp = (first + i for i in range(6, 11))
     stack._spawn("embedded", "motcua.embedded", {
         "MOTCUA_EMBEDDED_GATEWAY_PORT": str(gateway), "MOTCUA_EMBEDDED_FIRST_SERVICE_PORT": str(first),
-        "MOTCUA_EMBEDDED_SANDBOX_PORT": str(sandbox), "MOTCUA_EMBEDDED_DATA_DIR": str(data)})
-    stack.urls = {"gateway": f"http://127.0.0.1:{gateway}", "sandbox": f"http://127.0.0.1:{sandbox}"}
+        "MOTCUA_EMBEDDED_SANDBOX_PORT": str(sandbox), "MOTCUA_EMBEDDED_DATA_DIR": str(data),
+        "MOTCUA_EMBEDDED_SMS_PRIMARY_PORT": str(sms_primary), "MOTCUA_EMBEDDED_SMS_SECONDARY_PORT": str(sms_secondary),
+        "MOTCUA_EMBEDDED_SMTP_PORT": str(smtp)})
+    stack.urls = {"gateway": f"http://127.0.0.1:{gateway}", "sandbox": f"http://127.0.0.1:{sandbox}",
+                  "sms-primary": f"http://127.0.0.1:{sms_primary}", "sms-secondary": f"http://127.0.0.1:{sms_secondary}"}
+    stack.mail = data / "mail"
     return stack
 
 

@@ -8,7 +8,7 @@ UPSTREAM_BY_SEGMENT = {
     "dossiers": "dossier", "queues": "dossier", "indicators": "dossier", "calendar": "dossier",
     "lookup": "lookup",
     "payments": "payment",
-    "messages": "notification", "notifications": "notification",
+    "messages": "notification", "notifications": "notification", "webhooks": "notification",
     "petitions": "feedback", "ratings": "feedback",
 }
 
@@ -22,6 +22,8 @@ PUBLIC_ROUTES = [
     # The payment provider calls (IPN) and sends the citizen's browser back (return) without our token:
     # the provider's signature is the credential, checked by the payment service.
     ("GET", re.compile(r"^/payments/providers/[a-z]+/(ipn|return)$")),
+    # SMS providers post delivery reports; their HMAC signature is the credential, checked by the service.
+    ("POST", re.compile(r"^/notifications/sms/[A-Za-z0-9_-]+/reports$")),
 ]
 
 

@@ -16,6 +16,9 @@ class ApplicantContact(BaseModel):
     name: str
     phone: str | None = None
     email: str | None = None
+    # The citizen account that filed the dossier online (None at the counter): its notification
+    # preferences (channels, language) apply, and its in-app inbox gets the messages.
+    account: str | None = None
 
 
 class DossierChange(EventData):

@@ -106,7 +106,8 @@ class JsonFormatter(logging.Formatter):
 
 # Libraries kept at WARNING whatever the level: some log statements with their parameters at DEBUG
 # (aiosqlite, pymongo's command log), and those parameters are citizens' records.
-QUIET_LOGGERS = ("aiokafka", "pymongo", "aiosqlite", "uvicorn.access")
+# httpx logs every request's full URL at INFO: a webhook or SMS gateway URL may carry a token.
+QUIET_LOGGERS = ("aiokafka", "pymongo", "aiosqlite", "uvicorn.access", "httpx")
 
 
 def setup_logging(level: str = "INFO", fmt: str = "json") -> None:

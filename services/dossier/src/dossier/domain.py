@@ -214,8 +214,8 @@ class Applicant(BaseModel):
     email: EmailStr | None = None
     address: str = Field(min_length=3, max_length=500)
 
-    def contact(self) -> ApplicantContact:
-        return ApplicantContact(name=self.name, phone=self.phone, email=self.email)
+    def contact(self, account: str | None = None) -> ApplicantContact:
+        return ApplicantContact(name=self.name, phone=self.phone, email=self.email, account=account)
 
 
 class Attachment(BaseModel):
@@ -444,7 +444,7 @@ class Dossier(BaseModel):
             status_code=STATUS_CODE[self.state], procedure_code=self.procedure.code,
             procedure_name=self.procedure.name_vi, agency_code=self.procedure.agency_code,
             current_agency=self.current_agency, assignee=self.assignee, channel=self.channel,
-            applicant=self.applicant.contact(), occurred_at=at, actor=actor.subject, reason=reason,
+            applicant=self.applicant.contact(self.owner), occurred_at=at, actor=actor.subject, reason=reason,
             received_at=self.received_at, due_at=self.due_at, **extra)
 
     def _schedule(self, at: datetime, policy: Policy) -> None:

@@ -1,19 +1,32 @@
-"""Which messages an event causes, and their text. Pure.
+"""Outbound messages and their delivery: the states, the retry schedule, the fallback channel. Pure.
 
-(Rules and templates become operator-editable data in the notification issue; these are the first.)"""
+What a message says comes from the operator's rules and templates (rules.py, templates.py); this module
+only knows how one message moves: queued → sending → sent → delivered, or failed (temporary: retries ran
+out; permanent: the recipient or the text is refused). A message that fails for good hands over to the
+next channel the citizen can be reached on."""
 
 import hashlib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from contracts import EventData
-from contracts import dossier as ev
-from contracts.dossier import DossierChange
-
 Channel = Literal["in_app", "email", "sms"]
+Language = Literal["vi", "en"]
+Status = Literal["queued", "sending", "sent", "delivered", "failed"]
+Outcome = Literal["sent", "delivered", "temporary", "permanent"]
+CHANNELS: tuple[Channel, ...] = ("in_app", "email", "sms")
+# When a channel fails for good, the citizen is told on the other one (in-app is always recorded anyway).
+FALLBACK: dict[Channel, Channel] = {"email": "sms", "sms": "email"}
+
+
+class Attempt(BaseModel):
+    at: datetime
+    outcome: Outcome
+    provider: str | None = None
+    tries: int = 1  # calls made to providers in this attempt (the SMS failover retries within one)
+    detail: str | None = None  # the provider's or relay's answer, personal data masked
 
 
 class OutboundMessage(BaseModel):
@@ -23,10 +36,26 @@ class OutboundMessage(BaseModel):
     dossier_code: str | None
     channel: Channel
     recipient: str  # personal data: stored for delivery, never logged
+    language: Language = "vi"
+    template: str | None = None  # "<key>@<version>" the text was rendered from
     subject: str
     body: str
-    status: Literal["queued", "sent", "delivered", "failed"] = "queued"
+    status: Status = "queued"
+    failure: Literal["temporary", "permanent"] | None = None
+    error: str | None = None
+    attempts: list[Attempt] = []
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None  # a worker is sending it; past this, another may retry it
+    provider: str | None = None
+    provider_id: str | None = None
+    fallback_of: str | None = None  # the message on another channel this one replaces
     recorded_at: datetime
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("delivered", "failed")
 
 
 def message_id(event_id: str, channel: str, recipient: str) -> str:
@@ -35,59 +64,57 @@ def message_id(event_id: str, channel: str, recipient: str) -> str:
     return f"msg-{digest}"
 
 
-def _local(at: datetime | None, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%H:%M ngày %d/%m/%Y") if at else "chưa xác định"
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # tries of one message on its channel, the first included
+    backoff: timedelta = timedelta(seconds=30)  # doubled after each temporary failure
+    max_backoff: timedelta = timedelta(minutes=30)
+    lease: timedelta = timedelta(minutes=2)  # longer than any send takes (SMS failover included)
+
+    def delay(self, failures: int) -> timedelta:
+        return min(self.backoff * 2 ** max(failures - 1, 0), self.max_backoff)
 
 
-# What the citizen is told for each change of their dossier: (subject, body). Officer-facing changes
-# (assigned, appraised, overdue, stalled…) go to the agency's in-app inbox instead.
-CITIZEN_TEXTS: dict[type[DossierChange], tuple[str, str]] = {
-    ev.DossierSubmitted: ("Đã nhận hồ sơ trực tuyến {code}",
-                          "Hồ sơ {code} ({procedure}) đã được nộp trực tuyến lúc {at} và đang chờ cán bộ tiếp nhận kiểm tra."),
-    ev.DossierIntakeSupplementRequested: ("Hồ sơ {code} cần bổ sung",
-                                          "Hồ sơ {code} cần bổ sung trước khi tiếp nhận: {reason}"),
-    ev.DossierRefusedAtIntake: ("Hồ sơ {code} không được tiếp nhận", "Lý do: {reason}"),
-    ev.DossierReceived: ("Hồ sơ {code} đã được tiếp nhận",
-                         "Hồ sơ {code} ({procedure}) đã được tiếp nhận lúc {received}. Hẹn trả kết quả: {due}."),
-    ev.DossierFeesRequested: ("Hồ sơ {code}: đề nghị nộp phí, lệ phí", "Hồ sơ {code} cần nộp phí, lệ phí để nhận kết quả."),
-    ev.DossierSupplementRequested: ("Hồ sơ {code} cần bổ sung", "Cơ quan giải quyết đề nghị bổ sung hồ sơ {code}: {reason}"),
-    ev.DossierSupplementProvided: ("Hồ sơ {code} đã được bổ sung",
-                                   "Hồ sơ {code} đã được bổ sung. Hẹn trả kết quả mới: {due}."),
-    ev.DossierRefused: ("Hồ sơ {code} bị từ chối giải quyết", "Lý do: {reason}"),
-    ev.DossierExtended: ("Thư xin lỗi và hẹn lại ngày trả kết quả hồ sơ {code}",
-                         "Chúng tôi xin lỗi vì hồ sơ {code} chưa giải quyết đúng hẹn. Lý do: {reason}. "
-                         "Hẹn trả kết quả mới: {due}."),
-    ev.DossierStopped: ("Hồ sơ {code} đã dừng xử lý", "Hồ sơ {code} đã dừng xử lý. {reason}"),
-    ev.DossierResolved: ("Hồ sơ {code} đã có kết quả", "Hồ sơ {code} ({procedure}) đã giải quyết xong."),
-    ev.DossierReturned: ("Đã trả kết quả hồ sơ {code}", "Kết quả hồ sơ {code} đã được trả. Cảm ơn ông/bà."),
-}
-OFFICER_TEXTS: dict[type[DossierChange], tuple[str, str]] = {
-    ev.DossierOverdue: ("Hồ sơ {code} đã quá hạn", "Hồ sơ {code} ({procedure}) đã quá hạn giải quyết ({due})."),
-    ev.DossierStalled: ("Hồ sơ {code} chưa được xử lý", "Hồ sơ {code} ({procedure}) không có tiến triển từ {idle}."),
-}
+@dataclass(frozen=True)
+class SendOutcome:
+    outcome: Outcome
+    provider: str | None = None
+    provider_id: str | None = None
+    detail: str | None = None
+    tries: int = 1
 
 
-def messages_for(event_id: str, data: EventData, *, now: datetime, tz: ZoneInfo) -> list[OutboundMessage]:
-    if not isinstance(data, DossierChange):
-        return []
-    texts = CITIZEN_TEXTS.get(type(data)) or OFFICER_TEXTS.get(type(data))
-    if texts is None:
-        return []
-    fields = {"code": data.code, "procedure": data.procedure_name, "at": _local(data.occurred_at, tz),
-              "received": _local(data.received_at, tz), "due": _local(data.due_at, tz), "reason": data.reason or "",
-              "idle": _local(getattr(data, "idle_since", None), tz)}
-    subject, body = (t.format(**fields) for t in texts)
-    if type(data) in OFFICER_TEXTS:
-        # The leader's inbox of the agency holding the dossier (the centre's before any transfer).
-        targets: list[tuple[Channel, str]] = [("in_app", f"agency:{data.current_agency or data.agency_code}")]
+def claim(message: OutboundMessage, now: datetime, policy: RetryPolicy) -> OutboundMessage:
+    return message.model_copy(update={"status": "sending", "lease_until": now + policy.lease})
+
+
+def after_attempt(message: OutboundMessage, result: SendOutcome, now: datetime,
+                  policy: RetryPolicy) -> OutboundMessage:
+    attempts = [*message.attempts, Attempt(at=now, outcome=result.outcome, provider=result.provider,
+                                           tries=result.tries, detail=result.detail)]
+    update: dict = {"attempts": attempts, "lease_until": None}
+    if result.outcome in ("sent", "delivered"):
+        update.update(status=result.outcome, sent_at=now, provider=result.provider, provider_id=result.provider_id,
+                      next_attempt_at=None, error=None)
+        if result.outcome == "delivered":
+            update["delivered_at"] = now
+    elif result.outcome == "temporary" and len(attempts) < policy.attempts:
+        update.update(status="queued", next_attempt_at=now + policy.delay(len(attempts)), error=result.detail)
     else:
-        contact = data.applicant
-        targets = [("in_app", data.code)]
-        if contact and contact.email:
-            targets.append(("email", contact.email))
-        if contact and contact.phone:
-            targets.append(("sms", contact.phone))
-    return [OutboundMessage(id=message_id(event_id, channel, recipient), cause_event_id=event_id,
-                            cause_event_type=data.event_type, dossier_code=data.code, channel=channel,
-                            recipient=recipient, subject=subject, body=body, recorded_at=now)
-            for channel, recipient in targets]
+        update.update(status="failed", failure=result.outcome if result.outcome == "permanent" else "temporary",
+                      next_attempt_at=None, error=result.detail)
+    return message.model_copy(update=update)
+
+
+def after_report(message: OutboundMessage, delivered: bool, detail: str | None, now: datetime) -> OutboundMessage:
+    """The provider's delivery report (SMS): the handset got it, or the network gave up on it."""
+    if message.is_final:
+        return message  # a late or repeated report changes nothing
+    if delivered:
+        return message.model_copy(update={"status": "delivered", "delivered_at": now})
+    return message.model_copy(update={"status": "failed", "failure": "permanent", "error": detail})
+
+
+def fails_over(message: OutboundMessage) -> Channel | None:
+    """The channel to try next when this message failed for good, if any."""
+    return FALLBACK.get(message.channel) if message.status == "failed" and message.fallback_of is None else None

@@ -3,6 +3,7 @@
 It speaks the protocol of `http_gateway`: `POST /v1/sms` with a bearer key, deduplicated by `client_ref`;
 after accepting, it POSTs a delivery report signed with `X-Signature` (hex HMAC-SHA256 of the body) to
 MOTCUA_SMS_SANDBOX_CALLBACK_URL. Test hooks: `POST /_sandbox/fail?count=N&status=503` fails the next N sends,
+`POST /_sandbox/undeliverable?count=N` reports the next N accepted messages as failed,
 `GET /_sandbox/messages` lists what it took. Run two (different ports) to play primary and secondary."""
 
 import asyncio
@@ -40,6 +41,7 @@ class SandboxGateway:
         self.by_client_ref: dict[str, dict] = {}
         self.failures_left = 0
         self.failure_status = 503
+        self.undeliverable_left = 0  # the next N accepted messages are reported "failed" (handset unreachable)
         self.reports: set[asyncio.Task] = set()
         self.http: httpx.AsyncClient | None = None
 
@@ -62,8 +64,13 @@ class SandboxGateway:
 
     async def report(self, message: dict) -> None:
         await asyncio.sleep(self.settings.report_delay_seconds)
-        body = json.dumps({"provider_id": message["id"], "client_ref": message["client_ref"],
-                           "status": "delivered", "delivered_at": datetime.now(UTC).isoformat()}).encode()
+        status = "delivered"
+        if self.undeliverable_left > 0:
+            self.undeliverable_left -= 1
+            status = "failed"
+        body = json.dumps({"provider_id": message["id"], "client_ref": message["client_ref"], "status": status,
+                           "error": None if status == "delivered" else "subscriber_unreachable",
+                           "delivered_at": datetime.now(UTC).isoformat()}).encode()
         signature = sign(body, self.settings.callback_secret.get_secret_value())
         try:
             assert self.http is not None
@@ -91,6 +98,11 @@ def create_app(settings: SmsSandboxSettings | None = None) -> FastAPI:
     app = FastAPI(title="SMS gateway sandbox", lifespan=lifespan)
     app.state.gateway = gateway
 
+    @app.get("/health/live", include_in_schema=False)
+    @app.get("/health/ready", include_in_schema=False)  # no dependency: ready once it answers
+    async def health():
+        return {"status": "ok"}
+
     @app.post("/v1/sms")
     async def send_sms(request: SmsRequest, authorization: str | None = Header(default=None)):
         if not gateway.authorized(authorization):
@@ -114,6 +126,11 @@ def create_app(settings: SmsSandboxSettings | None = None) -> FastAPI:
             gateway.failures_left, gateway.failure_status = count, status
             return {"failures_left": count, "status": status}
 
+        @hooks.post("/undeliverable")
+        async def undeliverable(count: int = Query(1, ge=0)):
+            gateway.undeliverable_left = count
+            return {"undeliverable_left": count}
+
         @hooks.get("/messages")
         async def messages():
             return gateway.messages
@@ -122,7 +139,7 @@ def create_app(settings: SmsSandboxSettings | None = None) -> FastAPI:
         async def reset():
             gateway.messages.clear()
             gateway.by_client_ref.clear()
-            gateway.failures_left = 0
+            gateway.failures_left = gateway.undeliverable_left = 0
             return {"messages": 0}
 
         app.include_router(hooks)
