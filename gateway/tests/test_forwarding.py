@@ -170,6 +170,32 @@ async def test_sms_delivery_reports_are_the_only_public_notification_route(gatew
         assert echo.received == []
 
 
+@pytest.mark.parametrize(("method", "path", "public"), [
+    ("POST", "/api/v1/petitions", True),
+    ("GET", "/api/v1/petitions/published", True),
+    ("GET", "/api/v1/petitions/published/PAKN-261123-0A1B2C3D", True),
+    ("GET", "/api/v1/ratings/invitations/tok", True),
+    ("POST", "/api/v1/ratings/invitations/tok", True),
+    ("GET", "/api/v1/open311/v2/services.json", True),
+    ("POST", "/api/v1/open311/v2/requests.xml", True),
+    ("GET", "/api/v1/petitions", False),
+    ("GET", "/api/v1/petitions/PAKN-261123-0A1B2C3D", False),
+    ("POST", "/api/v1/petitions/PAKN-261123-0A1B2C3D/accept", False),
+    ("POST", "/api/v1/petitions/recorded", False),
+    ("GET", "/api/v1/ratings/summary", False),
+    ("POST", "/api/v1/open311/v2/services.json", False),
+])
+async def test_the_public_feedback_routes(gateway, echo, method, path, public):
+    r = await gateway.request(method, path)
+    if public:
+        assert r.status_code == 200, r.text
+        [seen] = echo.received
+        assert seen["path"] == f"/feedback{path.removeprefix('/api/v1')}" and seen["caller"]["subject"] is None
+    else:
+        is_problem(r, 401, "unauthenticated")
+        assert echo.received == []
+
+
 async def test_an_unknown_route_is_a_404_even_without_a_token(gateway, echo):
     is_problem(await gateway.post("/api/v1/nothing-here", json={}), 404, "not-found")
 

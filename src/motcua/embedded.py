@@ -20,6 +20,7 @@ from dossier.app import create_app as dossier_app
 from dossier.lookup.app import create_app as lookup_app
 from dossier.settings import DossierSettings, LookupSettings
 from feedback.app import create_app as feedback_app
+from feedback.rating_settings import RatingSettings
 from feedback.settings import FeedbackSettings
 from gateway.app import create_app as gateway_app
 from gateway.settings import GatewaySettings
@@ -105,11 +106,14 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
         ("notification", notification_app(
             NotificationSettings(**common, port=ports["notification"],
                                  lookup_url_template=f"{gateway}/tra-cuu?ma={{code}}",
-                                 payment_url_template=f"{gateway}/thanh-toan?khoan={{item}}"),
+                                 payment_url_template=f"{gateway}/thanh-toan?khoan={{item}}",
+                                 petition_url_template=f"{gateway}/phan-anh-kien-nghi?ma={{id}}"),
             bus=bus, sms=sms, smtp=SmtpSettings(host=cfg.host, port=cfg.smtp_port, security="none")),
          ports["notification"]),
         *sms_sandboxes,
-        ("feedback", feedback_app(FeedbackSettings(**common, port=ports["feedback"]), bus=bus), ports["feedback"]),
+        ("feedback", feedback_app(FeedbackSettings(**common, port=ports["feedback"]), bus=bus,
+                                  rating_settings=RatingSettings(rating_url_template=f"{gateway}/danh-gia?t={{token}}")),
+         ports["feedback"]),
         ("gateway", gateway_app(GatewaySettings(
             host=cfg.host, port=cfg.gateway_port, public_url=f"http://{cfg.host}:{cfg.gateway_port}",
             catalog_url=url["catalog"], dossier_url=url["dossier"], lookup_url=url["lookup"],

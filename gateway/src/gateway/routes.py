@@ -9,7 +9,7 @@ UPSTREAM_BY_SEGMENT = {
     "lookup": "lookup",
     "payments": "payment",
     "messages": "notification", "notifications": "notification", "webhooks": "notification",
-    "petitions": "feedback", "ratings": "feedback",
+    "petitions": "feedback", "ratings": "feedback", "open311": "feedback",
 }
 
 # Routes anyone may call without a token (DESIGN.md: catalogue, status lookup, feedback submission).
@@ -19,6 +19,12 @@ PUBLIC_ROUTES = [
     ("GET", re.compile(r"^/lookup/[^/]+$")),
     ("POST", re.compile(r"^/dossiers/[^/]+/receipt$")),  # the security code is the credential
     ("POST", re.compile(r"^/petitions$")),
+    # Public questions and answers; a rating invitation's link (its token is the credential); Open311 clients.
+    ("GET", re.compile(r"^/petitions/published(/[^/]+)?$")),
+    ("GET", re.compile(r"^/ratings/invitations/[^/]+$")),
+    ("POST", re.compile(r"^/ratings/invitations/[^/]+$")),
+    ("GET", re.compile(r"^/open311/v2/.+$")),
+    ("POST", re.compile(r"^/open311/v2/requests\.(json|xml)$")),
     # The payment provider calls (IPN) and sends the citizen's browser back (return) without our token:
     # the provider's signature is the credential, checked by the payment service.
     ("GET", re.compile(r"^/payments/providers/[a-z]+/(ipn|return)$")),

@@ -11,7 +11,7 @@ import pytest
 
 from kit.testing import as_user
 
-from dossier.calendar import TZ, BusinessCalendar
+from kit.calendar import TZ, BusinessCalendar
 
 from .planted import AGENCY, running
 

@@ -22,7 +22,7 @@ import pytest
 from contracts import dossier as ev
 from contracts.catalog import Case, ProcessingTime, RequiredDocument
 from contracts.dossier import MissingItem
-from dossier.calendar import TZ, BusinessCalendar
+from kit.calendar import TZ, BusinessCalendar
 from dossier.domain import (
     CITIZEN,
     LEADER,

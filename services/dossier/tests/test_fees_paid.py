@@ -7,7 +7,7 @@ from kit.testing import eventually
 
 from contracts import build
 from contracts.payment import PaymentFailed, PaymentSucceeded
-from dossier.calendar import TZ
+from kit.calendar import TZ
 
 from .planted import leader, received, running, specialist
 

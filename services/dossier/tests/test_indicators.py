@@ -29,7 +29,7 @@ import pytest
 
 from kit.testing import as_user
 
-from dossier.calendar import TZ
+from kit.calendar import TZ
 
 from .planted import AGENCY as X, OTHER_AGENCY as Y, RECEPTION, received, running, submitted
 

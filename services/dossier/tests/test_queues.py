@@ -16,7 +16,7 @@ from kit.identity import Caller
 from kit.paging import encode_cursor
 from kit.testing import as_user
 
-from dossier.calendar import TZ
+from kit.calendar import TZ
 from dossier.queues import queue_page
 
 from .planted import AGENCY, OTHER_AGENCY, received, running

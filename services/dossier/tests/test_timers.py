@@ -11,7 +11,7 @@ from kit.testing import eventually, serving
 from contracts.catalog import ProcessingTime, RequiredDocument
 from dossier import domain
 from dossier.app import create_app
-from dossier.calendar import TZ
+from kit.calendar import TZ
 from dossier.domain import Actor, Applicant, ProcedureRef, ProvidedDocument
 from dossier.handlers import fire_due_timers
 from dossier.settings import DossierSettings

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from contracts import REGISTRY
 from contracts import dossier as ev
+from contracts import feedback as fb
 from contracts import payment as pay
 from kit.bus.memory import MemoryBus
 from kit.http import create_service_app
@@ -40,6 +41,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LINKS = Links(lookup_url="http://127.0.0.1:8000/tra-cuu?ma={code}",
               payment_url="http://127.0.0.1:8000/thanh-toan?khoan={item}")
 CODE = "000.00.21.H49-261123-0007"
+PETITION = "PAKN-261123-3F9A0C7B"
 ADMIN = as_user("admin1", "admin")
 OFFICER = as_user("officer1", "reception_officer")
 RECEIVED = "vn.motcua.dossier.received.v1"
@@ -71,6 +73,12 @@ PAYMENT_EXTRAS: dict[str, dict] = {
     "refunded": {"refunded": 50_000, "refunded_total": 50_000, "full": True},
     "unsettled": {"started_at": AT},
 }
+FEEDBACK_EXTRAS: dict[str, dict] = {
+    "rejected": {"reason": "Nội dung không thuộc phạm vi tiếp nhận"},
+    "information_requested": {"request": "Cho biết ngày đến nộp hồ sơ"},
+    "answered": {"answered_at": AT},
+}
+CONTACT = ev.ApplicantContact(name="Nguyễn Văn An", phone="0912345678", email="an@example.vn")
 
 
 def event(event_type: str, **overrides):
@@ -83,6 +91,12 @@ def event(event_type: str, **overrides):
                       channel="online", occurred_at=AT, reason="Thiếu chữ ký trên tờ khai", received_at=AT,
                       due_at=DUE, applicant=ev.ApplicantContact(name="Nguyễn Văn An", phone="0912345678",
                                                                 email="an@example.vn"), **EXTRAS.get(name, {}))
+    elif issubclass(model, fb.PetitionChange):
+        fields = dict(petition_id=PETITION, state="x", category="procedure", agency_code="000.00.21.H49",
+                      occurred_at=AT, submitter=CONTACT, **FEEDBACK_EXTRAS.get(name, {}))
+    elif model is fb.RatingInvited:
+        fields = dict(dossier_code=CODE, agency_code="000.00.21.H49", procedure_name="Đăng ký kết hôn",
+                      applicant=CONTACT, rate_url="http://127.0.0.1:8000/danh-gia?t=abc.def", occurred_at=AT)
     else:
         fields = dict(payment_id="pay-1", dossier_code=CODE, item_id=f"{CODE}/fees-5", amount=50_000, method="vnpay",
                       occurred_at=AT, **PAYMENT_EXTRAS.get(name, {}))
@@ -196,10 +210,29 @@ def test_payment_events_speak_of_the_dossier_they_pay_for():
     assert values("vn.motcua.payment.failed.v1", reason="")["reason"] is None
 
 
+def test_the_rating_invitation_and_petition_events_speak_to_whom_they_name():
+    invited = values("vn.motcua.rating.invited.v1", "vi")
+    assert invited == {"code": CODE, "procedure": "Đăng ký kết hôn", "applicant_name": "Nguyễn Văn An",
+                       "agency": "000.00.21.H49", "rate_link": "http://127.0.0.1:8000/danh-gia?t=abc.def"}
+    assert values_for(event("vn.motcua.rating.invited.v1"), lang="vi", tz=TZ, links=LINKS,
+                      agency_names={"000.00.21.H49": "Sở Tư pháp"})["agency"] == "Sở Tư pháp"
+    answered = values("vn.motcua.feedback.answered.v1", "en")
+    assert answered == {"petition_id": PETITION, "applicant_name": "Nguyễn Văn An",
+                        "occurred_at": "09:15 on 23/11/2026",
+                        "petition_link": f"http://127.0.0.1:8000/phan-anh-kien-nghi?ma={PETITION}"}
+    assert values("vn.motcua.feedback.answered.v1", submitter=None)["applicant_name"] is None
+    assert values("vn.motcua.feedback.rejected.v1")["reason"] == "Nội dung không thuộc phạm vi tiếp nhận"
+    assert values("vn.motcua.feedback.information_requested.v1")["request"] == "Cho biết ngày đến nộp hồ sơ"
+
+
+TOLD_BY_FEEDBACK = {fb.RatingInvited.event_type, fb.FeedbackAnswered.event_type, fb.FeedbackRejected.event_type,
+                    fb.FeedbackInformationRequested.event_type}
+
+
 def test_every_dossier_change_and_the_citizen_payment_events_have_placeholders():
     dossier_types = {m.event_type for m in REGISTRY.values() if issubclass(m, ev.DossierChange)}
     wanted = dossier_types | {pay.PaymentSucceeded.event_type, pay.PaymentFailed.event_type,
-                              pay.PaymentRefunded.event_type}
+                              pay.PaymentRefunded.event_type} | TOLD_BY_FEEDBACK
     assert wanted <= set(PLACEHOLDERS) <= set(REGISTRY)
 
 
@@ -287,6 +320,7 @@ def test_the_defaults_tell_citizens_every_step_and_leaders_what_is_late():
         "submitted", "intake_supplement_requested", "refused_at_intake", "received", "supplement_requested",
         "supplement_provided", "fees_requested", "extended", "refused", "stopped", "resolved", "returned")}
     citizen.add("vn.motcua.payment.succeeded.v1")
+    citizen |= TOLD_BY_FEEDBACK
     officers = {"vn.motcua.dossier.overdue.v1", "vn.motcua.dossier.stalled.v1"}
     assert citizen | officers <= set(DEFAULT_RULES)
     for event_type, rule in DEFAULT_RULES.items():
@@ -314,11 +348,12 @@ def test_every_default_rule_renders_from_its_event_in_both_languages(event_type)
     optional = {} if event_type.split(".")[3] in {"intake_supplement_requested", "refused_at_intake", "refused",
                                                   "extended", "supplement_requested"} else {"reason": None}
     optional |= {"result_number": None} if event_type.endswith("resolved.v1") else {}
-    if event_type.startswith("vn.motcua.payment"):
+    if not event_type.startswith("vn.motcua.dossier"):
         optional = {}
+    named = PETITION if event_type.startswith("vn.motcua.feedback") else CODE
     for lang in ("vi", "en"):
         rendered = render(template, lang, values(event_type, lang, **optional))
-        assert CODE in rendered.subject and CODE in rendered.sms and CODE in rendered.body
+        assert named in rendered.subject and named in rendered.sms and named in rendered.body
 
 
 def test_the_default_receipt_keeps_the_wording_citizens_know():

@@ -23,7 +23,8 @@ access_log = logging.getLogger("motcua.access")
 
 
 class AccessLog:
-    """One line per request: method, path (never the query string), status, duration."""
+    """One line per request: method, route (the path's template when the app matched one, so a credential in
+    the path, such as a rating link's token, is not written; never the query string), status, duration."""
 
     def __init__(self, app: ASGIApp, service: str):
         self.app = app
@@ -45,8 +46,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
-                "service": self.service, "method": scope["method"], "path": scope["path"], "status": status,
+            path = getattr(scope.get("route"), "path_format", None) or scope["path"]
+            access_log.info("%s %s %s", scope["method"], path, status, extra={
+                "service": self.service, "method": scope["method"], "path": path, "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 

@@ -3,18 +3,11 @@
 A catalogue holds a few thousand procedures: an in-memory index per process answers in well under
 a millisecond (see `make bench`), with no search server to run. Pure: no I/O."""
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
-_NON_WORD = re.compile(r"[^0-9a-z.]+")
+from kit.text import fold
 
-
-def fold(text: str) -> str:
-    """`Đăng ký  KẾT HÔN` → `dang ky ket hon`: no diacritics, lower case, single spaces."""
-    decomposed = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return " ".join(_NON_WORD.sub(" ", stripped.lower()).split())
+__all__ = ["Entry", "SearchIndex", "fold", "score"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from kit.problems import Conflict, Problem
 from kit.store import DuplicateKey, VersionConflict
 
 from dossier.api import OFFICERS, DepsDep
-from dossier.calendar import TZ, BusinessCalendar, Unit
+from kit.calendar import TZ, BusinessCalendar, Unit
 from dossier.policy import CalendarOverlay
 
 log = logging.getLogger("dossier.calendar")
@@ -128,7 +128,8 @@ async def put_calendar(deps: DepsDep, caller: CurrentCaller, overlay: CalendarOv
     caller.require("admin")
     check_overlay(overlay, (await deps.policy.current()).calendar)
     try:
-        stored = await deps.policy.set_overlay(overlay)
+        stored = await deps.policy.set_overlay(overlay, caller.subject)
+        deps.dossiers.runtime.notify_outbox()
     except (VersionConflict, DuplicateKey):
         raise Conflict("calendar-conflict", "The calendar changed meanwhile",
                        "Another administrator saved the calendar at the same time; read it again and retry.") from None

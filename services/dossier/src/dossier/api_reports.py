@@ -10,7 +10,7 @@ from kit.identity import CurrentCaller
 
 from dossier import indicators, queues
 from dossier.api import DepsDep
-from dossier.calendar import TZ
+from kit.calendar import TZ
 from dossier.indicators import IndicatorReport
 from dossier.queues import Queue, QueuePage
 
@@ -33,13 +33,17 @@ async def work_queue(deps: DepsDep, caller: CurrentCaller, queue: Queue,
 
 
 @router.get("/indicators", response_model=IndicatorReport, response_model_by_alias=True,
-            summary="Received, resolved and pending counts for the periodic report (Biểu II.06a)",
+            summary="Received, resolved and pending counts for the periodic report (Biểu II.06a), and satisfaction",
             responses={422: {"description": "bad dates, from after to, or a period too long"}})
 async def get_indicators(deps: DepsDep, caller: CurrentCaller,
                          period_from: Annotated[date, Query(alias="from", description="first day, YYYY-MM-DD")],
                          to: Annotated[date, Query(description="last day, YYYY-MM-DD (inclusive)")],
                          agency: Annotated[str | None, Query(pattern=AGENCY_CODE)] = None) -> IndicatorReport:
-    """Without `agency`: one row per agency and the total. Days are local (Asia/Ho_Chi_Minh)."""
+    """Without `agency`: one row per agency and the total. Days are local (Asia/Ho_Chi_Minh).
+
+    `satisfaction` (766/QĐ-TTg): among the dossiers received in the period, the overdue ones, the citizens'
+    ratings, and those rated unsatisfied or named by a petition; satisfaction = 1 − (overdue share +
+    complaint share)."""
     caller.require(*REPORT_ROLES)
     return await indicators.report(deps.dossiers, start=period_from, end=to, today=utcnow().astimezone(TZ).date(),
                                    agency=agency, max_days=deps.settings.report_max_days)

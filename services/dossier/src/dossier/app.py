@@ -18,8 +18,10 @@ from dossier import api, api_calendar, api_intake, api_reports, handlers
 from dossier.attachments import Attachments, Limits
 from dossier.handlers import Deps
 from dossier.idempotency import Idempotency
+from dossier.policy import COLLECTION as CALENDAR
 from dossier.policy import PolicySource
 from dossier.procedures import ProcedureCopy
+from dossier.satisfaction import FEEDBACK_TOPIC, DossierFeedback
 from dossier.settings import DossierSettings
 from dossier.store import DOSSIERS, DossierStore
 
@@ -28,13 +30,14 @@ def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None 
                store: DocumentStore | None = None, catalog_client: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or DossierSettings()
     runtime = Runtime(settings, bus=bus, store=store)
-    runtime.outbox(DOSSIERS)
+    runtime.outbox(DOSSIERS, CALENDAR)
     procedures = ProcedureCopy(runtime.store, settings.catalog_url, catalog_client)
     runtime.subscribe(CATALOG_EVENTS, "dossier", procedures.on_catalog_event)
     deps = Deps(dossiers=DossierStore(runtime), procedures=procedures, policy=PolicySource(runtime.store, settings),
                 blobs=make_blobs(settings, runtime.store), settings=settings,
                 pepper=settings.security_pepper.get_secret_value(), timezone=ZoneInfo(settings.timezone))
     runtime.subscribe(PAYMENT_EVENTS, "dossier.payment", lambda event: handlers.on_payment_event(deps, event))
+    runtime.subscribe(FEEDBACK_TOPIC, "dossier-satisfaction", DossierFeedback(runtime.store).on_feedback_event)
     runtime.every(settings.timer_poll_seconds, lambda: handlers.fire_due_timers(deps), name="dossier-timers")
     intake = api_intake.IntakeParts(
         attachments=Attachments(runtime.store, deps.blobs, grace_seconds=settings.upload_grace_seconds),

@@ -17,7 +17,7 @@ from kit.rules import RuleViolation
 from contracts import dossier as ev
 from contracts.catalog import Case, ProcessingTime, RequiredDocument
 from contracts.dossier import ApplicantContact, DossierChange, MissingItem
-from dossier.calendar import TZ, BusinessCalendar, classify
+from kit.calendar import TZ, BusinessCalendar, classify
 
 CODE_PATTERN = r"^[0-9A-Z.]+-\d{6}-\d{4}$"
 SYSTEM = "system"

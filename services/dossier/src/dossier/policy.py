@@ -6,9 +6,14 @@ from datetime import date, time as clock
 
 from pydantic import BaseModel, Field, model_validator
 
+from kit.events import utcnow
+from kit.outbox import outbox_entry
 from kit.store import DocumentStore
 
-from dossier.calendar import BusinessCalendar, WorkingHours
+from contracts import build
+from contracts.calendar import CalendarChanged
+
+from kit.calendar import BusinessCalendar, WorkingHours
 from dossier.domain import Policy
 from dossier.settings import DossierSettings
 
@@ -52,13 +57,18 @@ class PolicySource:
         doc = await self.coll.get(OVERLAY_ID)
         return CalendarOverlay.model_validate(doc) if doc else CalendarOverlay()
 
-    async def set_overlay(self, overlay: CalendarOverlay) -> CalendarOverlay:
+    async def set_overlay(self, overlay: CalendarOverlay, actor: str | None = None) -> CalendarOverlay:
+        """Saved with its `calendar.changed` event in the same write: every service counting working days
+        (the feedback service's petition deadlines) applies the same days."""
         current = await self.coll.get(OVERLAY_ID)
         body = {"_id": OVERLAY_ID, **overlay.model_dump(mode="json")}
+        change = CalendarChanged(days_off=overlay.days_off, working_days=overlay.working_days, occurred_at=utcnow(),
+                                 actor=actor)
+        events = [outbox_entry(change.topic, build(change, source="/dossier/calendar", subject=OVERLAY_ID), OVERLAY_ID)]
         if current is None:
-            await self.coll.insert(body)
+            await self.coll.insert(body, events)
         else:
-            await self.coll.save(body, current["version"])
+            await self.coll.save(body, current["version"], events)
         self._cached = None
         return overlay
 

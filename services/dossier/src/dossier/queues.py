@@ -15,7 +15,7 @@ from kit.paging import decode_cursor, encode_cursor
 from kit.problems import Problem
 from kit.store.base import Filter
 
-from dossier.calendar import TZ, BusinessCalendar, open_status
+from kit.calendar import TZ, BusinessCalendar, open_status
 from dossier.domain import LABELS, STATUS_CODE, Dossier, State, utc_key
 from dossier.handlers import Deps
 

@@ -52,10 +52,11 @@ def create_app(settings: NotificationSettings | None = None, *, bus: EventBus | 
     notifications = Notifications(
         store, library=library, preferences=PreferenceStore(store), contacts=DossierContacts(store), worker=worker,
         sms=sms_sender, tz=ZoneInfo(settings.timezone),
-        links=Links(lookup_url=settings.lookup_url_template, payment_url=settings.payment_url_template),
+        links=Links(lookup_url=settings.lookup_url_template, payment_url=settings.payment_url_template,
+                    petition_url=settings.petition_url_template),
         notify_outbox=runtime.notify_outbox)
     worker.on_final = notifications.on_final
-    for topic in (DOSSIER_EVENTS, PAYMENT_EVENTS):
+    for topic in (DOSSIER_EVENTS, PAYMENT_EVENTS, FEEDBACK_EVENTS):
         runtime.subscribe(topic, "notification", notifications.on_event)
     runtime.every(0, worker.cycle, name="message-deliveries")
     hooks, hooks_router = install_webhooks(runtime, webhooks or WebhookSettings(),

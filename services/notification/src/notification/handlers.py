@@ -79,10 +79,14 @@ class Notifications:
             agency = getattr(data, "current_agency", None) or getattr(data, "agency_code", None)
             return [Target("in_app", f"agency:{agency}", "vi")] if agency else []
         code = _dossier_code(data)
-        contact = data.applicant if isinstance(data, DossierChange) else (
-            await self.contacts.contact_for(code) if code else None)
+        # Dossier events and rating invitations carry the applicant, petition events the submitter; payment
+        # events only the dossier code (its applicant is remembered from the dossier's events).
+        contact = getattr(data, "applicant", None) or getattr(data, "submitter", None)
+        if contact is None and not isinstance(data, DossierChange) and code:
+            contact = await self.contacts.contact_for(code)
         if contact is None:
             return []
+        code = code or getattr(data, "petition_id", None)  # the in-app key of a petition without a dossier
         prefs = await self.preferences.get(contact.account)
         chosen = [c for c in rule.channels if prefs.allows(c)]
         targets = []

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import EventData
 from contracts import dossier as ev
+from contracts import feedback as fb
 from contracts import payment as pay
 
 from notification.domain import Language
@@ -41,6 +42,30 @@ _PAYMENT = {
     "occurred_at": "Thời điểm xảy ra sự việc / When this happened",
     "lookup_link": "Đường dẫn tra cứu hồ sơ / Link to look the dossier up",
 }
+
+
+# A returned dossier's applicant is invited to rate the service (contact: the event's `applicant`).
+_RATING = {
+    "code": "Mã hồ sơ được mời đánh giá / Code of the dossier to rate",
+    "procedure": "Tên thủ tục hành chính / Name of the administrative procedure",
+    "applicant_name": "Họ tên người nộp hồ sơ / Applicant's name",
+    "agency": "Cơ quan giải quyết hồ sơ / Agency competent for the dossier",
+    "rate_link": "Đường dẫn đánh giá mức độ hài lòng, một lần bấm / One-click link to rate the service",
+}
+# Petitions (phản ánh, kiến nghị): the submitter is told (contact: the event's `submitter`).
+_PETITION = {
+    "petition_id": "Mã phản ánh, kiến nghị / Petition number",
+    "applicant_name": "Họ tên người gửi phản ánh, kiến nghị / Name of the person who sent the petition",
+    "occurred_at": "Thời điểm xảy ra sự việc / When this happened",
+    "petition_link": "Đường dẫn xem phản ánh, kiến nghị và câu trả lời / Link to the petition and its answer",
+}
+
+
+def _petition(*extra: dict[str, str]) -> dict[str, str]:
+    merged = dict(_PETITION)
+    for part in extra:
+        merged.update(part)
+    return merged
 
 
 def _dossier(*extra: dict[str, str]) -> dict[str, str]:
@@ -111,6 +136,14 @@ PLACEHOLDERS: dict[str, dict[str, str]] = {
         "payment_link": "Đường dẫn nộp phí lại / Link to pay again",
     }),
     pay.PaymentRefunded.event_type: _payment({"refunded": "Số tiền hoàn lần này / Amount refunded this time"}),
+    fb.RatingInvited.event_type: dict(_RATING),
+    fb.FeedbackAnswered.event_type: _petition(),
+    fb.FeedbackRejected.event_type: _petition({
+        "reason": "Lý do không tiếp nhận (do cán bộ ghi) / Why it was not accepted (as written by the officer)",
+    }),
+    fb.FeedbackInformationRequested.event_type: _petition({
+        "request": "Thông tin cần cung cấp thêm (do cán bộ ghi) / Information asked for (as written by the officer)",
+    }),
 }
 
 # Realistic and at the long end of typical, in Vietnamese: an SMS that fits with these fits in practice.
@@ -137,6 +170,10 @@ SAMPLE_VALUES: dict[str, str] = {
     "paid_at": "10:05 ngày 27/11/2026",
     "method": "Nộp trực tiếp tại Bộ phận Một cửa",
     "refunded": "1.250.000 đồng",
+    "rate_link": "https://dichvucong.quangninh.gov.vn/danh-gia?t=MDAwLjAwLjIxLkg0OS0yNjExMjMtMDAwNw.Z9B5nH1k0pI0a3JzV92gcA",
+    "petition_id": "PAKN-261123-3F9A0C7B",
+    "petition_link": "https://dichvucong.quangninh.gov.vn/phan-anh-kien-nghi?ma=PAKN-261123-3F9A0C7B",
+    "request": "Đề nghị cho biết ngày đến nộp hồ sơ và tên cán bộ tiếp nhận để xác minh",
 }
 
 # The same samples as an English text shows them (free text typed by officers stays Vietnamese).
@@ -165,14 +202,17 @@ def sample_values(lang: Language) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Links:
-    """Where a citizen looks a dossier up and pays a fee item: URL templates with `{code}` / `{item}`,
-    e.g. `http://127.0.0.1:8000/tra-cuu?ma={code}` (like the dossier service's lookup_url_template)."""
+    """Where a citizen looks a dossier up, pays a fee item and reads a petition's answer: URL templates with
+    `{code}` / `{item}` / `{id}`, e.g. `http://127.0.0.1:8000/tra-cuu?ma={code}` (like the dossier service's
+    lookup_url_template)."""
 
     lookup_url: str
     payment_url: str
+    # The public page of a petition (phản ánh, kiến nghị) and its answer.
+    petition_url: str = "http://127.0.0.1:8000/phan-anh-kien-nghi?ma={id}"
 
     def __post_init__(self) -> None:
-        for name, allowed in (("lookup_url", {"code"}), ("payment_url", {"code", "item"})):
+        for name, allowed in (("lookup_url", {"code"}), ("payment_url", {"code", "item"}), ("petition_url", {"id"})):
             fields = {f for _, f, _, _ in string.Formatter().parse(getattr(self, name)) if f is not None}
             if not fields <= allowed:
                 raise ValueError(f"{name} may only use {sorted(allowed)}, not {sorted(fields - allowed)}")
@@ -182,6 +222,9 @@ class Links:
 
     def payment(self, code: str, item: str) -> str:
         return self.payment_url.format(code=quote(code, safe=""), item=quote(item, safe=""))
+
+    def petition(self, petition_id: str) -> str:
+        return self.petition_url.format(id=quote(petition_id, safe=""))
 
 
 # --- formatting for people ---------------------------------------------------------------------------
@@ -284,4 +327,24 @@ def values_for(data: EventData, *, lang: Language, tz: ZoneInfo, links: Links,
                        payment_link=lambda: links.payment(data.dossier_code, data.item_id))
     if isinstance(data, pay.PaymentRefunded):
         compute["refunded"] = lambda: money(data.refunded, lang)
+    if isinstance(data, fb.RatingInvited):
+        compute.update(
+            code=lambda: data.dossier_code,
+            procedure=lambda: _text(data.procedure_name),
+            applicant_name=lambda: _text(data.applicant.name) if data.applicant else None,
+            agency=lambda: (agency_names or {}).get(data.agency_code, data.agency_code),
+            rate_link=lambda: _text(data.rate_url),
+        )
+    if isinstance(data, fb.PetitionChange):
+        submitter = getattr(data, "submitter", None)  # carried by the events that tell the submitter
+        compute.update(
+            petition_id=lambda: data.petition_id,
+            applicant_name=lambda: _text(submitter.name) if submitter else None,
+            occurred_at=lambda: moment(data.occurred_at, lang, tz),
+            petition_link=lambda: links.petition(data.petition_id),
+        )
+    if isinstance(data, fb.FeedbackRejected):
+        compute["reason"] = lambda: _text(data.reason)
+    if isinstance(data, fb.FeedbackInformationRequested):
+        compute["request"] = lambda: _text(data.request)
     return {name: compute[name]() if name in compute else None for name in names}

@@ -10,6 +10,7 @@ class NotificationSettings(PlatformSettings):
     # Links put in messages: the public pages where a citizen looks up a dossier and pays a fee.
     lookup_url_template: str = "http://127.0.0.1:8000/tra-cuu?ma={code}"
     payment_url_template: str = "http://127.0.0.1:8000/thanh-toan?khoan={item}"
+    petition_url_template: str = "http://127.0.0.1:8000/phan-anh-kien-nghi?ma={id}"
     # Delivery: tries per message and channel (the first included), doubling backoff, then the next channel.
     delivery_attempts: int = Field(default=5, ge=1, le=20)
     delivery_backoff_seconds: float = Field(default=30.0, ge=0)

@@ -50,7 +50,10 @@ class MongoCollection(Collection):
     async def insert(self, doc: Doc, events: list[Doc] | None = None) -> Doc:
         stored = {"_id": str(doc["_id"]), **state_fields(doc), "version": 1, "outbox": list(events or [])}
         try:
-            await self.coll.insert_one(stored)
+            # FerretDB 1.x can let two concurrent inserts of one _id both succeed (seen in CI): serialised per
+            # _id within the process, like save; across processes only MongoDB itself guarantees it.
+            async with self._lock(doc["_id"]):
+                await self.coll.insert_one(stored)
         except DuplicateKeyError as exc:
             raise DuplicateKey(str(exc)) from exc
         except _UNREACHABLE as exc:

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from dossier.calendar import (
+from kit.calendar import (
     TZ,
     BusinessCalendar,
     WorkingHours,
