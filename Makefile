@@ -6,7 +6,7 @@ export UV_PYTHON := python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
 
-.PHONY: help setup run infra infra-down infra-status test test-unit bench asyncapi load clean
+.PHONY: help setup run infra infra-down infra-status browser test test-unit bench asyncapi load clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -27,13 +27,16 @@ infra-down: ## Stop the local servers
 infra-status: ## Show whether the local servers answer
 	@deploy/local/infra.sh status
 
-test: setup infra ## Run every test: unit, adapter contracts on real servers, services, end-to-end (no skips allowed)
+browser: ## Install (once) the Chromium the browser tests drive (Debian package, through apt)
+	@deploy/local/browser.sh
+
+test: setup infra browser ## Run every test: unit, adapter contracts on real servers, services, end-to-end (no skips allowed)
 	MOTCUA_FORBID_SKIPS=1 $(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-bench: setup ## Benchmarks that print figures (catalogue search p95; status lookup req/s, p50/p99 under 50 connections)
+bench: setup ## Benchmarks that print figures (catalogue search p95; status lookup req/s, p50/p99 at 50 connections, direct and through the gateway)
 	$(UV) run --frozen python loadtests/bench_search.py
 	$(UV) run --frozen python loadtests/bench_lookup.py
 

@@ -3,7 +3,8 @@
     make bench        (or: uv run python loadtests/bench_lookup.py [--dossiers 10000] [--seconds 15]
                                                                    [--connections 50] [--client auto|wrk|python|both])
 
-Starts the lookup process alone (`python -m dossier.lookup`: uvicorn, one worker) on the real Redis
+Starts the lookup process (`python -m dossier.lookup`: uvicorn, one worker), and the gateway in front of
+it (`python -m gateway`, one worker; `--no-gateway` to skip), both measured in the same run, on the real Redis
 if it answers, seeds its read model with one `submitted` event per dossier applied by the lookup's own
 projection, then sends valid lookups (GET by QR link and POST, half each) with a share of wrong
 security codes. The load comes from wrk when installed (`apt-get install wrk`), else from Python
@@ -42,6 +43,8 @@ from kit.cache.redis import RedisCache
 from kit.events import CloudEvent, utcnow
 
 PEPPER = "bench-pepper"
+# Settings that lift the gateway's rate limits for the benchmark (names from gateway/settings.py).
+BENCH_GATEWAY_LIMITS: dict[str, str] = {"MOTCUA_RATE_LIMITS": "false"}
 REDIS = os.environ.get("MOTCUA_REDIS_URL", "redis://127.0.0.1:6379/0")
 WRK_SCRIPT = r"""
 requests, statuses = {}, {}  -- globals: done() reads each thread's statuses with thread:get
@@ -142,21 +145,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def lookup_process(port: int, env: dict[str, str], command: list[str], log: Path):
+def server_process(port: int, env: dict[str, str], command: list[str], log: Path):
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise SystemExit(f"the lookup process exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
+                raise SystemExit(f"{command[-1]} exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit(f"the lookup process did not get ready:\n{log.read_text()[-2000:]}")
+                raise SystemExit(f"{command[-1]} did not get ready:\n{log.read_text()[-2000:]}")
             time.sleep(0.2)
         yield proc
     finally:
@@ -169,17 +172,18 @@ def lookup_process(port: int, env: dict[str, str], command: list[str], log: Path
 
 # --- the load --------------------------------------------------------------------------------
 
-def request_lines(pairs: list[tuple[str, str]], wrong_share: float) -> list[str]:
-    """One request a line: method, path, body (tab separated); a share of them with a wrong code."""
+def request_lines(pairs: list[tuple[str, str]], wrong_share: float, prefix: str = "") -> list[str]:
+    """One request a line: method, path, body (tab separated); a share of them with a wrong code.
+    `prefix` is the API's base path (`/api/v1` through the gateway)."""
     rng = random.Random(7)
     lines = []
     for i, (code, security_code) in enumerate(pairs):
         if rng.random() < wrong_share:
             security_code = "".join(rng.choices(ALPHABET, k=8))
         if i % 2:
-            lines.append(f"GET\t/lookup/{code}?security_code={security_code}")
+            lines.append(f"GET\t{prefix}/lookup/{code}?security_code={security_code}")
         else:
-            lines.append(f"POST\t/lookup\t{json.dumps({'code': code, 'security_code': security_code})}")
+            lines.append(f"POST\t{prefix}/lookup\t{json.dumps({'code': code, 'security_code': security_code})}")
     return lines
 
 
@@ -278,6 +282,8 @@ def main() -> None:
     parser.add_argument("--client", choices=["auto", "wrk", "python", "both"], default="auto",
                         help="auto: wrk when installed, else Python processes")
     parser.add_argument("--out", type=Path, default=Path("var/bench/lookup.json"))
+    parser.add_argument("--no-gateway", dest="gateway", action="store_false",
+                        help="only the lookup process, not also through the gateway")
     parser.add_argument("--serve-memory", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_memory:
@@ -318,20 +324,34 @@ def main() -> None:
             print(f"Redis is not answering at {REDIS}: using the in-memory cache instead", file=sys.stderr)
             command = [sys.executable, __file__, "--serve-memory", str(port), "--dossiers", str(args.dossiers)]
             where = "the lookup app on the in-memory cache (Redis not answering), uvicorn, 1 worker"
-        lines = request_lines(pairs, args.wrong_share)
-        lines_file = Path(tmp, "requests.tsv")
-        lines_file.write_text("\n".join(lines) + "\n")
         results = []
+        gateway_port = free_port()
+        gateway_env = {"MOTCUA_PORT": str(gateway_port), "MOTCUA_LOOKUP_URL": url, "MOTCUA_LOG_LEVEL": "INFO",
+                       "MOTCUA_OTEL_EXPORTER": "none", "MOTCUA_CACHE": env.get("MOTCUA_CACHE", "memory"),
+                       "MOTCUA_REDIS_URL": REDIS, "MOTCUA_CACHE_PREFIX": f"bench-gw-{uuid.uuid4().hex[:8]}:",
+                       # The benchmark measures the proxy path, not the limits that protect it.
+                       **BENCH_GATEWAY_LIMITS}
         try:
-            with lookup_process(port, env, command, Path(tmp, "lookup.log")) as proc:
-                for line in lines[:200]:  # warm up
-                    method, path, *body = line.split("\t")
-                    httpx.request(method, url + path, content=body[0] if body else None,
-                                  headers={"Content-Type": "application/json"})
-                for client in clients:
-                    print(f"  driving {args.connections} connections for {args.seconds:g}s with {client}...",
-                          file=sys.stderr, flush=True)
-                    results.append(drive(client, url, lines, lines_file, args, proc.pid))
+            with server_process(port, env, command, Path(tmp, "lookup.log")) as proc, contextlib.ExitStack() as stack:
+                targets = [("lookup process, direct", url, "", proc.pid)]
+                if args.gateway:
+                    gateway = stack.enter_context(server_process(
+                        gateway_port, gateway_env, [sys.executable, "-m", "gateway"], Path(tmp, "gateway.log")))
+                    targets.append(("through the gateway", f"http://127.0.0.1:{gateway_port}", "/api/v1", gateway.pid))
+                for target, base, prefix, pid in targets:
+                    lines = request_lines(pairs, args.wrong_share, prefix)
+                    lines_file = Path(tmp, f"requests{len(results)}.tsv")
+                    lines_file.write_text("\n".join(lines) + "\n")
+                    for line in lines[:200]:  # warm up
+                        method, path, *body = line.split("\t")
+                        httpx.request(method, base + path, content=body[0] if body else None,
+                                      headers={"Content-Type": "application/json"})
+                    for client in clients:
+                        print(f"  {target}: {args.connections} connections for {args.seconds:g}s with "
+                              f"{client}...", file=sys.stderr, flush=True)
+                        result = drive(client, base, lines, lines_file, args, pid)
+                        result["target"] = target
+                        results.append(result)
         finally:
             if cleanup is not None:
                 asyncio.run(cleanup())
@@ -343,13 +363,15 @@ def main() -> None:
     print(f"\nStatus lookup over {args.dossiers} dossiers, {args.connections} connections, "
           f"{args.wrong_share:.0%} wrong codes (this machine, {os.cpu_count()} cores)")
     print(f"server: {where}")
-    print(f"{'client':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>12}{'CPU/req':>10}  statuses")
+    print(f"{'target':<26}{'client':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>12}{'CPU/req':>10}"
+          "  statuses")
     for r in results:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
         errors = f", socket errors: {r['socket_errors']}" if r["socket_errors"] else ""
-        print(f"{r['client']:<30}{r['rps']:>9}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['server_cpu_percent']:>11}%"
-              f"{r['server_cpu_us_per_request']:>7} µs  {statuses}{errors}")
-    print("(server CPU near 100% means the single worker was the bottleneck; well below, the client was)")
+        print(f"{r['target']:<26}{r['client']:<22}{r['rps']:>9}{r['p50_ms']:>9}{r['p99_ms']:>9}"
+              f"{r['server_cpu_percent']:>11}%{r['server_cpu_us_per_request']:>7} µs  {statuses}{errors}")
+    print("(server CPU is the measured process's: the lookup direct, the gateway's own through it; near 100%\n"
+          " means that single worker was the bottleneck. Through the gateway both run on the same 2 cores.)")
     print(f"(written to {args.out})")
 
 

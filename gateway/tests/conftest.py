@@ -8,9 +8,11 @@ fixture starts is stopped when the fixture ends."""
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
+import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
@@ -19,12 +21,41 @@ from fastapi.responses import JSONResponse
 from gateway.app import create_app
 from gateway.identity import DEMO_USERS, DemoUser
 from gateway.settings import GatewaySettings
+from kit.bus.memory import MemoryBus
 from kit.identity import CurrentCaller
-from kit.testing import bound_socket, serving
+from kit.testing import bound_socket, eventually, serving
 from kit.testing import running_server as running
 
 UPSTREAMS = ("catalog", "dossier", "lookup", "payment", "notification", "feedback")
 PUBLIC_URL = "http://gateway.test"
+
+
+@contextlib.asynccontextmanager
+async def catalog_and_dossier(data, down: str) -> AsyncIterator[tuple[GatewaySettings, str]]:
+    """The seeded catalogue and the dossier service on real loopback ports, on one in-process bus and their
+    own SQLite files in `data`; the gateway's settings pointing at them (other upstreams down), and the
+    catalogue's own address. On exit the services' SQLite worker threads are checked to have ended."""
+    from catalog.app import create_app as catalog_app
+    from catalog.settings import CatalogSettings
+    from dossier.app import create_app as dossier_app
+    from dossier.settings import DossierSettings
+
+    threads_before = set(threading.enumerate())
+    bus = MemoryBus()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            catalog_url = await stack.enter_async_context(running(catalog_app(
+                CatalogSettings(seed_demo=True, store="sqlite", sqlite_dir=data), bus=bus)))
+            catalog_client = await stack.enter_async_context(httpx.AsyncClient(timeout=5))
+            dossier_url = await stack.enter_async_context(running(dossier_app(
+                DossierSettings(store="sqlite", sqlite_dir=data, catalog_url=catalog_url), bus=bus,
+                catalog_client=catalog_client)))
+            yield gateway_settings(down=down, catalog_url=catalog_url, dossier_url=dossier_url), catalog_url
+    finally:
+        await bus.stop()
+        # the services closed their SQLite stores on shutdown: their worker threads end
+        await eventually(lambda: not [t for t in threading.enumerate() if t not in threads_before
+                                      and "_connection_worker_thread" in t.name and t.is_alive()], timeout=5)
 
 
 def user(username: str) -> DemoUser:

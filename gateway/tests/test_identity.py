@@ -100,7 +100,7 @@ async def test_a_token_from_the_dev_login_passes_and_the_service_sees_its_user(g
     token = login.json()
     assert token["token_type"] == "Bearer" and token["expires_in"] == 600
 
-    r = await gateway.get("/api/v1/dossiers", headers=bearer(token["access_token"]))
+    r = await gateway.get("/api/v1/messages/mine", headers=bearer(token["access_token"]))
     assert r.status_code == 200, r.text
     assert r.json()["caller"]["subject"] == "citizen1"
     assert r.json()["caller"]["roles"] == ["citizen"]
@@ -108,7 +108,7 @@ async def test_a_token_from_the_dev_login_passes_and_the_service_sees_its_user(g
 
 async def test_the_scheme_name_is_case_insensitive(gateway):
     token = gateway.issuer.token_for(user("citizen1"))
-    r = await gateway.get("/api/v1/dossiers", headers={"Authorization": f"bearer {token}"})
+    r = await gateway.get("/api/v1/messages/mine", headers={"Authorization": f"bearer {token}"})
     assert r.status_code == 200, r.text
 
 
@@ -231,7 +231,7 @@ async def test_an_external_issuer_is_trusted_through_its_jwks_url(echo, down):
                                           jwks_url=f"{idp_url}/auth/.well-known/jwks.json"))
         async with serving(app) as client:
             token = idp_app.state.dev_issuer.token_for(user("specialist1"))
-            r = await client.get("/api/v1/dossiers", headers=bearer(token))
+            r = await client.get("/api/v1/queues/agency", headers=bearer(token))
             assert r.status_code == 200, r.text
             assert r.json()["caller"] == {"subject": "specialist1", "roles": ["specialist"], "agency": "000.00.21.H49"}
 

@@ -1,24 +1,19 @@
 """The gateway in front of the real services: the catalogue (public reads) and the dossier service (role
 checks on the verified user), each on its own loopback port, and the merged OpenAPI document."""
 
-import contextlib
 import json
-import threading
+import re
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from catalog.app import create_app as catalog_app
 from catalog.seed import load
-from catalog.settings import CatalogSettings
-from dossier.app import create_app as dossier_app
-from dossier.settings import DossierSettings
+from gateway import openapi
 from gateway.app import create_app
-from kit.bus.memory import MemoryBus
-from kit.testing import eventually, serving
+from kit.testing import serving
 
-from .conftest import UPSTREAMS, gateway_settings, is_problem, running, signed_in
+from .conftest import UPSTREAMS, catalog_and_dossier, gateway_settings, is_problem, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -45,27 +40,12 @@ def online_form() -> dict:
 async def platform(tmp_path_factory, down):
     """Catalogue (seeded) and dossier service on real ports, on one in-process bus and their own SQLite
     files; the gateway in front (other upstreams down). `.catalog_url` is the catalogue's own address."""
-    data = tmp_path_factory.mktemp("platform")
-    threads_before = set(threading.enumerate())
-    bus = MemoryBus()
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            catalog_url = await stack.enter_async_context(running(catalog_app(
-                CatalogSettings(seed_demo=True, store="sqlite", sqlite_dir=data), bus=bus)))
-            catalog_client = await stack.enter_async_context(httpx.AsyncClient(timeout=5))
-            dossier_url = await stack.enter_async_context(running(dossier_app(
-                DossierSettings(store="sqlite", sqlite_dir=data, catalog_url=catalog_url), bus=bus,
-                catalog_client=catalog_client)))
-            app = create_app(gateway_settings(down=down, catalog_url=catalog_url, dossier_url=dossier_url))
-            client = await stack.enter_async_context(serving(app))
+    async with catalog_and_dossier(tmp_path_factory.mktemp("platform"), down) as (settings, catalog_url):
+        app = create_app(settings)
+        async with serving(app) as client:
             client.issuer = app.state.dev_issuer
             client.catalog_url = catalog_url
             yield client
-    finally:
-        await bus.stop()
-        # the services closed their SQLite stores on shutdown: their worker threads end
-        await eventually(lambda: not [t for t in threading.enumerate() if t not in threads_before
-                                      and "_connection_worker_thread" in t.name and t.is_alive()], timeout=5)
 
 
 # --- the catalogue: public reads, protected writes ---------------------------------------------------
@@ -172,13 +152,37 @@ async def test_the_openapi_document_merges_the_services_under_api_v1(platform):
     catalog_paths = [p for p in catalog["paths"] if not p.startswith("/health")]
     assert "/procedures" in catalog_paths
     for path in catalog_paths:
-        assert doc["paths"][f"/api/v1{path}"] == catalog["paths"][path]
+        for method, operation in catalog["paths"][path].items():
+            merged = doc["paths"][f"/api/v1{path}"][method]
+            assert merged["operationId"] == f"catalog_{operation['operationId']}"  # unique across services
+            assert {**merged, "operationId": None} == {**operation, "operationId": None}
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs and refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
     assert "/api/v1/dossiers" in doc["paths"] and "/api/v1/dossiers/{code}" in doc["paths"]
     assert not [p for p in doc["paths"] if p.startswith("/api/v1/health")]
     assert not [p for p in doc["paths"] if p.startswith(("/procedures", "/dossiers"))]
     assert "Procedure" in doc["components"]["schemas"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert sorted(doc["x-unavailable"]) == sorted(set(UPSTREAMS) - {"catalog", "dossier"})
+
+
+async def test_two_services_with_a_schema_of_the_same_name_keep_both():
+    def service(field: str) -> dict:
+        return {"paths": {f"/{field}": {"get": {"operationId": "read", "responses": {"200": {"content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Attachment"}}}}}}}},
+                "components": {"schemas": {"Attachment": {"properties": {field: {"type": "string"}}}}}}
+
+    merged = {"components": {"schemas": {}}, "paths": {}}
+    for name in ("dossier", "feedback"):
+        doc = openapi._namespaced(name, service(f"{name}_file"), merged["components"]["schemas"])
+        merged["paths"].update(doc["paths"])
+        merged["components"]["schemas"].update(doc["components"]["schemas"])
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {"Attachment", "FeedbackAttachment"}
+    ref = merged["paths"]["/feedback_file"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/FeedbackAttachment"}
+    assert "feedback_file" in schemas["FeedbackAttachment"]["properties"]
+    assert merged["paths"]["/dossier_file"]["get"]["operationId"] == "dossier_read"
 
 
 async def test_the_openapi_document_lists_every_missing_upstream(down):

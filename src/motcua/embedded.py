@@ -93,7 +93,9 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
     apps = [
         ("catalog", catalog_app(CatalogSettings(**common, port=ports["catalog"], seed_demo=cfg.seed_demo), bus=bus),
          ports["catalog"]),
-        ("dossier", dossier_app(DossierSettings(**common, port=ports["dossier"], catalog_url=url["catalog"]), bus=bus),
+        ("dossier", dossier_app(DossierSettings(
+            **common, port=ports["dossier"], catalog_url=url["catalog"],
+            lookup_url_template=f"{gateway}/tra-cuu?ma={{code}}&security_code={{security_code}}"), bus=bus),
          ports["dossier"]),
         ("lookup", lookup_app(LookupSettings(**common, port=ports["lookup"]), bus=bus, cache=cache), ports["lookup"]),
         ("payment", payment_app(PaymentSettings(
@@ -105,7 +107,7 @@ def build(cfg: EmbeddedSettings) -> tuple[list[tuple[str, object, int]], MemoryB
             sandbox_ipn_url=f"{gateway}/api/v1/payments/providers/vnpay/ipn")), cfg.sandbox_port),
         ("notification", notification_app(
             NotificationSettings(**common, port=ports["notification"],
-                                 lookup_url_template=f"{gateway}/tra-cuu?ma={{code}}",
+                                 lookup_link_template=f"{gateway}/tra-cuu?ma={{code}}",
                                  payment_url_template=f"{gateway}/thanh-toan?khoan={{item}}",
                                  petition_url_template=f"{gateway}/phan-anh-kien-nghi?ma={{id}}"),
             bus=bus, sms=sms, smtp=SmtpSettings(host=cfg.host, port=cfg.smtp_port, security="none")),

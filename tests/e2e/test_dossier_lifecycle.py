@@ -76,8 +76,8 @@ def test_a_wrong_role_and_an_illegal_step_change_nothing(distributed_platform):
     r = until(lambda: (lambda a: a if a.status_code == 201 else None)(
         gw.post("/api/v1/dossiers", **submission_form(), headers=citizen)), timeout=30)
     code = r.json()["code"]
-    wrong_role = gw.post(f"/api/v1/dossiers/{code}/receive", headers=leader)
-    assert wrong_role.status_code == 403 and wrong_role.json()["type"].endswith("forbidden-action")
+    wrong_role = gw.post(f"/api/v1/dossiers/{code}/receive", headers=leader)  # refused at the gateway already
+    assert wrong_role.status_code == 403 and wrong_role.json()["type"].endswith("forbidden-role")
     too_early = gw.post(f"/api/v1/dossiers/{code}/approve", headers=leader)
     assert too_early.status_code == 409
     assert too_early.json()["state"] == "submitted"

@@ -16,7 +16,9 @@ from kit.problems import NotFound, Problem
 from gateway import openapi, routes
 from gateway.identity import DEMO_USERS, DevIssuer, TokenVerifier
 from gateway.proxy import Proxy
+from gateway.ratelimit import RateLimits
 from gateway.settings import GatewaySettings
+from gateway.web import create_router as web_pages
 
 
 class TokenRequest(BaseModel):
@@ -33,14 +35,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     dev = DevIssuer(settings.issuer, settings.jwt_audience, settings.token_ttl_seconds) if settings.dev_issuer else None
     verifier = TokenVerifier(issuer=settings.issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url, dev=dev)
-    proxy = Proxy(settings.upstreams(), timeout=settings.upstream_timeout_seconds, pool_size=settings.upstream_pool_size)
+    proxy = Proxy(settings.upstreams(), timeout=settings.upstream_timeout_seconds,
+                  pool_size=settings.upstream_pool_size, breaker_failures=settings.upstream_breaker_failures,
+                  breaker_cooldown=settings.upstream_breaker_cooldown_seconds)
+
+    # Rate limits (gateway/ratelimit.py): per caller on /api/v1 (forward); the security-code lockout on
+    # everything the proxy forwards, the web pages' lookup and receipt included.
+    limits = RateLimits.from_settings(settings)
+    limits.guard(proxy)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await proxy.start()
+        await limits.start()
         try:
             yield
         finally:
+            await limits.stop()
             await proxy.stop()
 
     app = FastAPI(title="Một Cửa — gateway", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -95,9 +106,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="Một Cửa API")
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> HTMLResponse:
-        return HTMLResponse(LANDING)
+    # The citizens' and officers' web pages (gateway/web), home page at "/".
+    app.include_router(web_pages(settings=settings, proxy=proxy, verifier=verifier, dev=dev))
 
     @app.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
                    include_in_schema=False)
@@ -112,19 +122,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             problem = Problem(401, "unauthenticated", "Sign-in required", "This route needs a bearer token.")
             problem.headers["WWW-Authenticate"] = "Bearer"
             raise problem
-        return await proxy.forward(request, upstream, target, principal)
+        routes.authorize(request.method, target, principal)  # the role matrix (gateway/roles.py): 404 or 403
+        return await limits.call(request, target, principal,
+                                 lambda: proxy.forward(request, upstream, target, principal))
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
     app.add_middleware(AccessLog, service=settings.service_name)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
-
-LANDING = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Một Cửa</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
-<h1>Một Cửa — Trung tâm Phục vụ hành chính công</h1>
-<p>Cổng API của nền tảng một cửa. / The one-stop-shop platform's API gateway.</p>
-<ul><li><a href="/docs">Tài liệu API / API docs</a></li>
-<li><a href="/api/v1/procedures">Thủ tục hành chính / Procedures</a></li></ul>
-</body></html>"""

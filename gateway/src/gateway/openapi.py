@@ -30,9 +30,40 @@ async def merged_openapi(upstreams: dict[str, str], own: dict) -> dict:
         if doc is None:
             merged["x-unavailable"].append(name)
             continue
+        doc = _namespaced(name, doc, merged["components"]["schemas"])
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/health"):
                 continue
             merged["paths"][PREFIX + path] = item
         merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
     return merged
+
+
+def _namespaced(service: str, doc: dict, taken: dict[str, dict]) -> dict:
+    """The service's document with its schema names made unique in the merge: a name another service
+    already uses for a different schema (several have an `Attachment`) becomes `<Service><Name>`, with
+    every `$ref` to it rewritten; operation ids are prefixed with the service, so none collide either."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    renames = {n: f"{service.capitalize()}{n}" for n, schema in schemas.items() if n in taken and taken[n] != schema}
+    prefix = "#/components/schemas/"
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str) and value.startswith(prefix):
+                    target = value[len(prefix):]
+                    out[key] = prefix + renames.get(target, target)
+                elif key == "operationId" and isinstance(value, str):
+                    out[key] = f"{service}_{value}"
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    renamed = walk(doc)
+    renamed.setdefault("components", {})["schemas"] = {renames.get(n, n): walk(schema)
+                                                      for n, schema in schemas.items()}
+    return renamed

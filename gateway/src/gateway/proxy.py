@@ -3,6 +3,7 @@ client in the proxy path, measured on this machine: see issue 8)."""
 
 import asyncio
 import logging
+import math
 import uuid
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from opentelemetry.trace import SpanKind
 
 from kit import telemetry
+from kit.breaker import CircuitBreaker
 from kit.identity import USER_AGENCY, USER_ID, USER_NAME, USER_ROLES
 from kit.problems import Problem
 
@@ -26,11 +28,15 @@ USER_HEADERS = {h.lower() for h in (USER_ID, USER_ROLES, USER_AGENCY, USER_NAME)
 
 
 class Proxy:
-    def __init__(self, upstreams: dict[str, str], *, timeout: float, pool_size: int):
+    def __init__(self, upstreams: dict[str, str], *, timeout: float, pool_size: int, breaker_failures: int = 5,
+                 breaker_cooldown: float = 10.0):
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self.timeout = timeout
         self.pool_size = pool_size
         self.sessions: dict[str, aiohttp.ClientSession] = {}
+        # An upstream that keeps failing is not waited on by every request: answered 503 at once until
+        # its cool-down lets a trial through.
+        self.breakers = {name: CircuitBreaker(breaker_failures, breaker_cooldown) for name in self.upstreams}
 
     async def start(self) -> None:
         for name in self.upstreams:
@@ -43,8 +49,10 @@ class Proxy:
         self.sessions.clear()
 
     def _headers(self, request: Request, principal: Principal | None, request_id: str) -> dict[str, str]:
+        # `X_User_Id` too: some servers and proxies read an underscore as a dash.
         headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-user-") and k.lower() != "authorization"}
+                   if k.lower() not in HOP_BY_HOP and not k.lower().replace("_", "-").startswith("x-user-")
+                   and k.lower() != "authorization"}
         headers["X-Request-Id"] = request_id
         client = request.client.host if request.client else ""
         headers["X-Forwarded-For"] = client
@@ -59,6 +67,22 @@ class Proxy:
         return headers
 
     async def forward(self, request: Request, upstream: str, path: str, principal: Principal | None) -> Response:
+        breaker = self.breakers[upstream]
+        if not breaker.allows():
+            raise _unavailable(upstream, math.ceil(breaker.retry_after()) or 1)
+        try:
+            response = await self._forward(request, upstream, path, principal)
+        except Problem as problem:
+            if problem.status in (503, 504):
+                breaker.record_failure()
+            raise
+        if response.status_code in (502, 504):
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        return response
+
+    async def _forward(self, request: Request, upstream: str, path: str, principal: Principal | None) -> Response:
         session = self.sessions[upstream]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         body = await request.body()
@@ -81,11 +105,15 @@ class Proxy:
                     if attempt < attempts:
                         continue
                     log.warning("upstream %s unreachable: %s", upstream, type(exc).__name__)
-                    problem = Problem(503, "upstream-unavailable", "Service temporarily unavailable",
-                                      f"The {upstream} service cannot be reached; nothing was changed, retry later.")
-                    problem.headers["Retry-After"] = "5"
-                    raise problem from None
+                    raise _unavailable(upstream, 5) from None
                 except asyncio.TimeoutError:
                     raise Problem(504, "upstream-timeout", "Service timed out",
                                   f"The {upstream} service did not answer within {self.timeout:g}s.") from None
         raise AssertionError("unreachable")
+
+
+def _unavailable(upstream: str, retry_after: int) -> Problem:
+    problem = Problem(503, "upstream-unavailable", "Service temporarily unavailable",
+                      f"The {upstream} service cannot be reached; nothing was changed, retry later.")
+    problem.headers["Retry-After"] = str(retry_after)
+    return problem

@@ -1,6 +1,8 @@
-"""Which upstream serves a path, and which routes are public. One table each, tested route by route."""
+"""Which upstream serves a path, and who may call it (the role matrix in gateway/roles.py). One table each,
+tested route by route."""
 
-import re
+from gateway import roles
+from gateway.identity import Principal
 
 # First segment of the path after /api/v1 → upstream.
 UPSTREAM_BY_SEGMENT = {
@@ -12,25 +14,9 @@ UPSTREAM_BY_SEGMENT = {
     "petitions": "feedback", "ratings": "feedback", "open311": "feedback",
 }
 
-# Routes anyone may call without a token (DESIGN.md: catalogue, status lookup, feedback submission).
-PUBLIC_ROUTES = [
-    ("GET", re.compile(r"^/(procedures|fields|agencies|centres|forms)(/.*)?$")),
-    ("POST", re.compile(r"^/lookup$")),
-    ("GET", re.compile(r"^/lookup/[^/]+$")),
-    ("POST", re.compile(r"^/dossiers/[^/]+/receipt$")),  # the security code is the credential
-    ("POST", re.compile(r"^/petitions$")),
-    # Public questions and answers; a rating invitation's link (its token is the credential); Open311 clients.
-    ("GET", re.compile(r"^/petitions/published(/[^/]+)?$")),
-    ("GET", re.compile(r"^/ratings/invitations/[^/]+$")),
-    ("POST", re.compile(r"^/ratings/invitations/[^/]+$")),
-    ("GET", re.compile(r"^/open311/v2/.+$")),
-    ("POST", re.compile(r"^/open311/v2/requests\.(json|xml)$")),
-    # The payment provider calls (IPN) and sends the citizen's browser back (return) without our token:
-    # the provider's signature is the credential, checked by the payment service.
-    ("GET", re.compile(r"^/payments/providers/[a-z]+/(ipn|return)$")),
-    # SMS providers post delivery reports; their HMAC signature is the credential, checked by the service.
-    ("POST", re.compile(r"^/notifications/sms/[A-Za-z0-9_-]+/reports$")),
-]
+# Routes anyone may call without a token (DESIGN.md: catalogue, status lookup, feedback submission, and the
+# callbacks whose signature or token is the credential): the PUBLIC rows of the role matrix (gateway/roles.py).
+PUBLIC_ROUTES = [(r.method, r.pattern) for r in roles.ROUTES if r.public]
 
 
 def upstream_for(path: str) -> str | None:
@@ -39,5 +25,11 @@ def upstream_for(path: str) -> str | None:
 
 
 def is_public(method: str, path: str) -> bool:
-    method = "GET" if method == "HEAD" else method
-    return any(m == method and pattern.match(path) for m, pattern in PUBLIC_ROUTES)
+    route = roles.route_for(method, path)
+    return route is not None and route.public
+
+
+def authorize(method: str, path: str, principal: Principal | None) -> roles.Route:
+    """404 for a route not in the role matrix, 403 when the verified roles may not call it (after the 401
+    for a missing token, so an anonymous caller learns nothing of the route map)."""
+    return roles.authorize(method, path, principal.roles if principal is not None else ())

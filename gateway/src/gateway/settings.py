@@ -1,4 +1,9 @@
-from pydantic import Field
+import ipaddress
+import json
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from kit.settings import PlatformSettings
 
@@ -16,6 +21,9 @@ class GatewaySettings(PlatformSettings):
     feedback_url: str = "http://127.0.0.1:8106"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upstream_pool_size: int = Field(default=100, gt=0)
+    # Per upstream: this many consecutive failures (unreachable, timed out, 502/504) open its circuit.
+    upstream_breaker_failures: int = Field(default=5, ge=1)
+    upstream_breaker_cooldown_seconds: float = Field(default=10.0, ge=0)
     # Uploads (forms, attachments) pass through; each service enforces its own, smaller limit.
     # Fits the dossier service's largest upload (50 MiB of files, the JSON part, the envelope).
     max_body_bytes: int = 56 * 1024 * 1024
@@ -27,6 +35,37 @@ class GatewaySettings(PlatformSettings):
     jwks_url: str | None = None
     dev_issuer: bool = True
     token_ttl_seconds: int = 3600
+
+    # Rate limits (gateway.ratelimit), counted in Redis with MOTCUA_CACHE=redis, in memory otherwise.
+    # A token bucket per client address (anonymous callers) and per verified subject (signed-in ones).
+    rate_limits: bool = True
+    rate_client_limit: int = Field(default=120, ge=1)
+    rate_client_period_seconds: float = Field(default=60.0, gt=0)
+    rate_user_limit: int = Field(default=600, ge=1)
+    rate_user_period_seconds: float = Field(default=60.0, gt=0)
+    # Status lookups and receipts (the security code is the credential): a stricter bucket per caller, and
+    # this many wrong security codes for one dossier code within the window lock that code for a while.
+    rate_lookup_limit: int = Field(default=30, ge=1)
+    rate_lookup_period_seconds: float = Field(default=60.0, gt=0)
+    rate_lookup_max_failures: int = Field(default=5, ge=1)
+    rate_lookup_failure_window_seconds: float = Field(default=900.0, gt=0)
+    rate_lookup_lock_seconds: float = Field(default=900.0, gt=0)
+    rate_key_prefix: str = "gateway:rate:"
+    # Redis down or slower than this: caller limits let requests through, lookups answer 503 (fail closed);
+    # Redis is asked again after rate_redis_retry_seconds.
+    # Generous for a loopback Redis: on a busy 2-core host the event loop alone can delay an answer that long.
+    rate_redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    rate_redis_retry_seconds: float = Field(default=5.0, gt=0)
+    # Proxies (IPs or CIDRs) whose X-Forwarded-For is believed: comma-separated or a JSON list. Empty: the
+    # direct peer is the client, whatever it sends.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value):
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        return [str(ipaddress.ip_network(str(v).strip(), strict=False)) for v in value if str(v).strip()]
 
     def upstreams(self) -> dict[str, str]:
         return {"catalog": self.catalog_url, "dossier": self.dossier_url, "lookup": self.lookup_url,

@@ -88,7 +88,7 @@ async def platform(store):
             ("callback_secret", SecretStr(f"secret-{role}")))}, attempts=2, backoff_seconds=0.01,
             breaker_failures=100)
         settings = NotificationSettings(delivery_backoff_seconds=0.05, delivery_poll_seconds=0.05,
-                                        delivery_attempts=3, lookup_url_template="https://dichvucong.example/tra-cuu?ma={code}")
+                                        delivery_attempts=3, lookup_link_template="https://dichvucong.example/tra-cuu?ma={code}")
         app = create_app(settings, bus=bus, store=store, sms=sms,
                          smtp=SmtpSettings(host="127.0.0.1", port=smtp.port, security="none", timeout_seconds=2))
         url = await stack.enter_async_context(running_server(app, sock))

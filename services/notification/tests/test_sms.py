@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from kit.testing import bound_socket, eventually, running_server
 from notification.sms import (FailoverSender, HttpSmsGateway, InvalidPhoneNumber, SmsSandboxSettings, normalize_phone,
                               segments, unaccent)
-from notification.sms.failover import CircuitBreaker
+from kit.breaker import CircuitBreaker
 from notification.sms.sandbox import create_app as create_sandbox
 
 PHONE = "0912345678"

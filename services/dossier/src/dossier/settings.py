@@ -42,7 +42,8 @@ class DossierSettings(PlatformSettings):
     # Periodic report: the longest period one request may cover (a leap year).
     report_max_days: int = Field(default=366, ge=1, le=3660)
     # What the receipt's QR code opens: the public status lookup, code and security code filled in.
-    lookup_url_template: str = "http://127.0.0.1:8000/api/v1/lookup/{code}?security_code={security_code}"
+    # The receipt's QR code: the public lookup page, which fills in both codes.
+    lookup_url_template: str = "http://127.0.0.1:8000/tra-cuu?ma={code}&security_code={security_code}"
     centre_name: str = "Trung tâm Phục vụ hành chính công tỉnh Quảng Ninh"
     centre_address: str = "Tầng 1, Trụ sở Liên cơ quan số 2, phường Hồng Hà, TP. Hạ Long"  # seeds/centres
     centre_phone: str | None = "1900558826"

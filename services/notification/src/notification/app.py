@@ -52,7 +52,7 @@ def create_app(settings: NotificationSettings | None = None, *, bus: EventBus | 
     notifications = Notifications(
         store, library=library, preferences=PreferenceStore(store), contacts=DossierContacts(store), worker=worker,
         sms=sms_sender, tz=ZoneInfo(settings.timezone),
-        links=Links(lookup_url=settings.lookup_url_template, payment_url=settings.payment_url_template,
+        links=Links(lookup_url=settings.lookup_link_template, payment_url=settings.payment_url_template,
                     petition_url=settings.petition_url_template),
         notify_outbox=runtime.notify_outbox)
     worker.on_final = notifications.on_final

@@ -8,7 +8,7 @@ class NotificationSettings(PlatformSettings):
     port: int = 8105
     timezone: str = "Asia/Ho_Chi_Minh"
     # Links put in messages: the public pages where a citizen looks up a dossier and pays a fee.
-    lookup_url_template: str = "http://127.0.0.1:8000/tra-cuu?ma={code}"
+    lookup_link_template: str = "http://127.0.0.1:8000/tra-cuu?ma={code}"
     payment_url_template: str = "http://127.0.0.1:8000/thanh-toan?khoan={item}"
     petition_url_template: str = "http://127.0.0.1:8000/phan-anh-kien-nghi?ma={id}"
     # Delivery: tries per message and channel (the first included), doubling backoff, then the next channel.

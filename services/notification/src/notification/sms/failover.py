@@ -11,33 +11,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from kit.breaker import CircuitBreaker
+
 from notification.sms.base import ProviderError, SendResult, SmsProvider, mask_phone, normalize_phone
 from notification.sms.settings import SmsSettings
 
 log = logging.getLogger("notification.sms")
-
-
-class CircuitBreaker:
-    """Open after `threshold` consecutive failures; after `cooldown` one trial is let through (half-open),
-    and a failure of that trial opens it again, a success closes it."""
-
-    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic):
-        self.threshold = threshold
-        self.cooldown = cooldown
-        self._clock = clock
-        self.failures = 0
-        self._opened_at = 0.0
-
-    def allows(self) -> bool:
-        return self.failures < self.threshold or self._clock() - self._opened_at >= self.cooldown
-
-    def record_success(self) -> None:
-        self.failures = 0
-
-    def record_failure(self) -> None:
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self._opened_at = self._clock()
 
 
 @dataclass(frozen=True)
