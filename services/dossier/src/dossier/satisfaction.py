@@ -71,7 +71,8 @@ class DossierFeedback:
             if score is not None:
                 doc.update(rated=True, score=score, satisfied=satisfied, unsatisfied=not satisfied)
             if petition is not None and petition not in doc["petitions"]:
-                doc["petitions"] = [*doc["petitions"], petition][-MAX_PETITION_IDS:]
+                # Sorted: events of different petitions arrive in any order (other keys, other partitions).
+                doc["petitions"] = sorted([*doc["petitions"], petition])[-MAX_PETITION_IDS:]
                 doc["complained"] = True
             doc["flagged"] = doc["unsatisfied"] or doc["complained"]
             if not doc["placed"]:
