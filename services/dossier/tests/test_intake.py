@@ -18,7 +18,8 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from dossier.attachments import PENDING, Received, Upload, parse_json, time_key
+from dossier.attachments import PENDING, Received, Upload, parse_json
+from kit.request_keys import time_key
 from dossier.idempotency import KEYS
 from kit.blobs.disk import DiskBlobStore
 from kit.events import utcnow

@@ -172,7 +172,6 @@ async def test_email_refused_for_good_falls_back_to_sms_when_the_rule_has_no_sms
 
 async def _rule_channels(platform, channels):
     # The library caches rules for a few seconds; the service reads what the operator saved.
-    app_library = platform  # noqa: F841 - readability
     r = await platform.client.get("/notifications/rules/vn.motcua.dossier.received.v1", headers=ADMIN)
     return r.json()["channels"] == channels
 

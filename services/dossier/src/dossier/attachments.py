@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from kit import sniff
 from kit.blobs import BlobStore
 from kit.events import utcnow
+from kit.request_keys import time_key
 from kit.problems import Problem
 from kit.store import DocumentStore
 
@@ -309,10 +310,6 @@ def assign(documents: Iterable[tuple[str, list[str]]], uploads: list[Upload], *,
 
 
 # -- storing them -----------------------------------------------------------------------------------
-
-
-def time_key(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # fixed width: orders as text
 
 
 class Attachments:
