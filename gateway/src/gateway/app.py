@@ -10,7 +10,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
 
 from kit import problems
-from kit.http import AccessLog
+from kit.http import METRICS_ROUTE, AccessLog, metrics_router
 from kit.problems import NotFound, Problem
 
 from gateway import openapi, routes
@@ -70,6 +70,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(health)
+    app.include_router(metrics_router(settings.metrics_token.get_secret_value() if settings.metrics_token else None))
 
     if dev is not None:
         auth = APIRouter(prefix="/auth", tags=["development identity"])
@@ -122,7 +123,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             problem = Problem(401, "unauthenticated", "Sign-in required", "This route needs a bearer token.")
             problem.headers["WWW-Authenticate"] = "Bearer"
             raise problem
-        routes.authorize(request.method, target, principal)  # the role matrix (gateway/roles.py): 404 or 403
+        route = routes.authorize(request.method, target, principal)  # the role matrix (gateway/roles.py): 404 or 403
+        request.scope[METRICS_ROUTE] = "/api/v1" + route.path  # the metrics' label: the matrix row, not the path
         return await limits.call(request, target, principal,
                                  lambda: proxy.forward(request, upstream, target, principal))
 

@@ -1,18 +1,19 @@
 """The FastAPI shell every service shares: problem+json errors, body limit, access log without
 query strings (they may carry security codes), health endpoints, tracing, and serving."""
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kit import problems
+from kit import metrics, problems
 from kit.bus.kafka import BrokerUnavailable
 from kit.cache import CacheUnavailable
 from kit.runtime import Runtime
@@ -22,16 +23,21 @@ from kit.store import StoreUnavailable
 access_log = logging.getLogger("motcua.access")
 
 
+UNMATCHED_ROUTE = "(unmatched)"  # the metrics' route label for a path no route took: raw paths are unbounded
+METRICS_ROUTE = "motcua.route"  # scope key: a catch-all route (the gateway's proxy) names the finer template here
+
+
 class AccessLog:
     """One line per request: method, route (the path's template when the app matched one, so a credential in
-    the path, such as a rating link's token, is not written; never the query string), status, duration."""
+    the path, such as a rating link's token, is not written; never the query string), status, duration.
+    The same figures feed the request metrics, per route template."""
 
     def __init__(self, app: ASGIApp, service: str):
         self.app = app
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/health"):
+        if scope["type"] != "http" or scope["path"].startswith(("/health", "/metrics")):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -46,10 +52,36 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            path = getattr(scope.get("route"), "path_format", None) or scope["path"]
+            elapsed = time.perf_counter() - started
+            route = scope.get(METRICS_ROUTE) or getattr(scope.get("route"), "path_format", None)
+            path = route or scope["path"]
             access_log.info("%s %s %s", scope["method"], path, status, extra={
                 "service": self.service, "method": scope["method"], "path": path, "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+                "duration_ms": round(elapsed * 1000, 2)})
+            record_request(self.service, scope["method"], route or UNMATCHED_ROUTE, status, elapsed)
+
+
+def record_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    meter = metrics.instruments()
+    labels = {"service": service, "method": method, "route": route}
+    meter.requests.add(1, {**labels, "status": str(status)})
+    meter.duration.record(seconds, labels)
+
+
+def metrics_router(token: str | None) -> APIRouter:
+    """`/metrics` in Prometheus' text format; with a token set, only for `Authorization: Bearer <token>`
+    (Prometheus' `authorization.credentials_file`), for a deployable reachable from outside."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode("utf-8", "replace")
+        if token and not hmac.compare_digest(given, f"Bearer {token}".encode()):
+            raise problems.Problem(401, "metrics-token", "Metrics token required",
+                                   "This deployable's metrics need `Authorization: Bearer <metrics token>`.")
+        return Response(await metrics.prometheus_text(), media_type=metrics.PROMETHEUS_CONTENT_TYPE)
+
+    return router
 
 
 def create_service_app(runtime: Runtime, *, title: str, description: str, routers: list[APIRouter],
@@ -93,6 +125,8 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": report}, status_code=200 if ok else 503)
 
     app.include_router(health)
+    app.include_router(metrics_router(runtime.settings.metrics_token.get_secret_value()
+                                      if runtime.settings.metrics_token else None))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
@@ -119,4 +153,6 @@ def run_service(create_app: Callable[..., ASGIApp], settings: PlatformSettings) 
 
     setup_logging(settings.log_level, settings.log_format)
     setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    metrics.setup_metrics(settings.service_name, settings.otel_exporter, settings.otel_endpoint,
+                          settings.otel_metrics_export_seconds)
     serve(create_app(settings), settings)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from kit import metrics
 from kit.bus import EventBus, Handler, make_bus
 from kit.cache import Cache, make_cache
 from kit.idempotency import AppliedEvents
@@ -28,11 +29,28 @@ class Runtime:
         self._outbox_collections: list[str] = []
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task] = []
+        self._gauges: list[Callable[[], Awaitable[None]]] = []
         self.started = False
+
+    def gauges(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Set gauges read from the store: before each `/metrics` answer (Prometheus pulls), and every
+        `metrics_refresh_seconds` while the service runs (OTLP pushes what they last read)."""
+        self._gauges.append(refresh)
+        self.every(self.settings.metrics_refresh_seconds, refresh, name="metrics")
 
     def outbox(self, *collections: str) -> None:
         """Publish the events that aggregates of these collections hold in their outbox."""
+        if not self._outbox_collections:
+            self.gauges(self._outbox_backlog)
         self._outbox_collections.extend(collections)
+
+    async def _outbox_backlog(self) -> None:
+        if self.store is None:
+            return
+        gauge = metrics.instruments().outbox
+        for name in self._outbox_collections:
+            gauge.set(await self.store.collection(name).outbox_backlog(),
+                      {"service": self.settings.service_name, "collection": name})
 
     def subscribe(self, topic: str, group: str, handler: Handler, *, idempotent: bool = True) -> None:
         """Consume `topic` in consumer group `group`; by default, skip events this group already applied."""
@@ -71,11 +89,15 @@ class Runtime:
             self.relay = OutboxRelay(self.bus, colls, poll_seconds=self.settings.outbox_poll_seconds)
             await self.relay.start()
         self._tasks = [asyncio.create_task(self._repeat(*p), name=p[0]) for p in self._periodic]
+        for refresh in self._gauges:
+            metrics.on_scrape(refresh)
         self.started = True
 
     async def stop(self) -> None:
         if not self.started:
             return
+        for refresh in self._gauges:
+            metrics.forget_refresher(refresh)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,10 @@ class PlatformSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = "http://127.0.0.1:4318"
+    otel_metrics_export_seconds: float = Field(default=15.0, gt=0)
+    metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # gauges read from the store (outbox, dossiers)
+    # When set, `/metrics` answers only `Authorization: Bearer <token>` (a deployable reachable from outside).
+    metrics_token: SecretStr | None = None
 
     @property
     def database_name(self) -> str:

@@ -14,7 +14,7 @@ from kit.store import DocumentStore
 
 from contracts.catalog import TOPIC as CATALOG_EVENTS
 from contracts.payment import TOPIC as PAYMENT_EVENTS
-from dossier import api, api_calendar, api_intake, api_reports, handlers
+from dossier import api, api_calendar, api_intake, api_reports, gauges, handlers
 from dossier.attachments import Attachments, Limits
 from dossier.handlers import Deps
 from dossier.idempotency import Idempotency
@@ -39,6 +39,7 @@ def create_app(settings: DossierSettings | None = None, *, bus: EventBus | None 
     runtime.subscribe(PAYMENT_EVENTS, "dossier.payment", lambda event: handlers.on_payment_event(deps, event))
     runtime.subscribe(FEEDBACK_TOPIC, "dossier-satisfaction", DossierFeedback(runtime.store).on_feedback_event)
     runtime.every(settings.timer_poll_seconds, lambda: handlers.fire_due_timers(deps), name="dossier-timers")
+    runtime.gauges(lambda: gauges.refresh(deps.dossiers))
     intake = api_intake.IntakeParts(
         attachments=Attachments(runtime.store, deps.blobs, grace_seconds=settings.upload_grace_seconds),
         idempotency=Idempotency(runtime.store, deps.pepper, ttl_seconds=settings.idempotency_ttl_seconds,

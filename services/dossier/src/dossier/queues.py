@@ -91,6 +91,11 @@ def start_of_local_day(at: datetime) -> datetime:
     return datetime.combine(at.astimezone(TZ).date(), time(0, 0), tzinfo=TZ)
 
 
+def overdue_filter(now: datetime) -> Filter:
+    """Open, not paused, and overdue by local date (calendar.open_status): due before today's first instant."""
+    return {"is_open": True, "state": {"$ne": PAUSED.value}, "deadline_key": {"$lt": utc_key(start_of_local_day(now))}}
+
+
 def queue_filter(queue: Queue, caller: Caller, *, now: datetime, calendar: BusinessCalendar,
                  nearing_working_days: float) -> Filter:
     if queue == "mine":
@@ -104,10 +109,9 @@ def queue_filter(queue: Queue, caller: Caller, *, now: datetime, calendar: Busin
     agency: Filter = {"current_agency": caller.agency, "is_open": True}
     if queue == "agency":
         return agency
-    # Overdue by local date (calendar.open_status): due before today's first instant.
-    today = utc_key(start_of_local_day(now))
     if queue == "overdue":
-        return {**agency, "state": {"$ne": PAUSED.value}, "deadline_key": {"$lt": today}}
+        return {**agency, **overdue_filter(now)}
+    today = utc_key(start_of_local_day(now))
     horizon = calendar.add_working_days(now, nearing_working_days)
     return {**agency, "state": {"$ne": PAUSED.value},
             "deadline_key": {"$gte": today, "$lte": utc_key(horizon) + KEY_MAX_SUFFIX}}

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 
-from kit import telemetry
+from kit import metrics, telemetry
 from kit.events import CloudEvent
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
@@ -55,6 +55,7 @@ class EventBus(ABC):
                                      traceparent=event.traceparent, tracestate=event.tracestate) as headers:
             stamped = event.model_copy(update={"traceparent": headers.get("traceparent", event.traceparent)})
             await self._send(topic, stamped, key)
+        metrics.instruments().published.add(1, {"topic": topic})
 
     @abstractmethod
     async def _send(self, topic: str, event: CloudEvent, key: str | None) -> None: ...
@@ -82,19 +83,25 @@ class EventBus(ABC):
     async def deliver(self, sub: Subscription, event: CloudEvent) -> CloudEvent | None:
         """Run the handler with retries and backoff. Returns None when handled, or the event to
         park on the DLQ (with the error attached) when every attempt failed."""
+        meter = metrics.instruments()
+        labels = {"topic": sub.topic, "group": sub.group}
         with telemetry.consumer_span(topic=sub.topic, group=sub.group, event_type=event.type, event_id=event.id,
                                      traceparent=event.traceparent, tracestate=event.tracestate) as span:
             error: Exception | None = None
             for attempts in range(1, max(1, self.retry.attempts) + 1):
                 try:
                     await sub.handler(event)
+                    meter.consumed.add(1, {**labels, "outcome": "handled"})
                     return None
                 except Exception as exc:  # BaseException (cancellation, a crash) must not be retried
                     error = exc
                     if attempts < self.retry.attempts:
+                        meter.retries.add(1, labels)
                         await asyncio.sleep(min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempts - 1)))
             assert error is not None
             span.record_exception(error)
+            meter.consumed.add(1, {**labels, "outcome": "dead_lettered"})
+            meter.dead_lettered.add(1, labels)
             log.error("event parked on DLQ after %d attempts: %s", attempts, type(error).__name__,
                       extra={"topic": sub.topic, "group": sub.group, "event_type": event.type, "event_id": event.id})
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()

@@ -12,12 +12,14 @@ from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsErr
 
 from kit.bus.base import (DLQ_ERROR, DLQ_EXTENSIONS, DLQ_GROUP, DLQ_TOPIC, EventBus, RetryPolicy, Subscription,
                           cancel_and_wait, dlq_topic)
+from kit import metrics
 from kit.events import CloudEvent
 
 log = logging.getLogger("kit.bus.kafka")
 
 
 READ_STALL_SECONDS = 60
+LAG_REPORT_SECONDS = 1.0
 
 
 class BrokerUnavailable(Exception):
@@ -94,6 +96,8 @@ class KafkaBus(EventBus):
             max_poll_records=self.max_batch, session_timeout_ms=10000, heartbeat_interval_ms=1000)
         await consumer.start()
         self.consumers.append(consumer)
+        lag = _LagReport(sub, consumer)
+        reporter = asyncio.create_task(lag.run(), name=f"lag {sub.topic} {sub.group}")
         try:
             while not self.stopping:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
@@ -101,7 +105,9 @@ class KafkaBus(EventBus):
                     self.assigned.set()
                 for tp, records in batch.items():
                     for record in records:
+                        lag.at(tp, record.offset)
                         await self._handle(sub, record)
+                        lag.at(tp, record.offset + 1)
                     # Commit only after every handler of the partition's batch succeeded (or parked).
                     try:
                         await consumer.commit({tp: records[-1].offset + 1})
@@ -109,6 +115,7 @@ class KafkaBus(EventBus):
                         log.warning("commit lost to a rebalance; the batch will be redelivered",
                                     extra={"topic": sub.topic, "group": sub.group})
         finally:
+            reporter.cancel()
             self.consumers.remove(consumer)
             await consumer.stop()
 
@@ -120,6 +127,7 @@ class KafkaBus(EventBus):
                                                     ("ce_" + DLQ_GROUP, sub.group.encode()),
                                                     ("ce_" + DLQ_TOPIC, sub.topic.encode())]
             await self._raw_send(dlq_topic(sub.topic), record.key, record.value, headers)
+            metrics.instruments().dead_lettered.add(1, {"topic": sub.topic, "group": sub.group})
             return
         parked = await self.deliver(sub, event)
         if parked is not None:
@@ -225,6 +233,57 @@ class KafkaBus(EventBus):
         finally:
             await consumer.stop()
         return moved
+
+
+class _LagReport:
+    """The group's lag on the partitions this consumer holds: the end offset minus the next offset
+    not yet handled, every second from its own task (a stuck handler must not freeze its own lag). A
+    partition handed to another member reads 0 here (that member reports it)."""
+
+    def __init__(self, sub: Subscription, consumer: AIOKafkaConsumer):
+        self.sub = sub
+        self.consumer = consumer
+        self.handled: dict[TopicPartition, int] = {}  # next offset to handle, per partition
+        self.partitions: set[int] = set()
+
+    def at(self, tp: TopicPartition, offset: int) -> None:
+        self.handled[tp] = offset
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(LAG_REPORT_SECONDS)
+            try:
+                await self.report()
+            except Exception as exc:  # metrics must never stop a consumer
+                log.debug("lag report failed: %s", type(exc).__name__)
+
+    async def report(self) -> None:
+        gauge = metrics.instruments().lag
+        assigned = self.consumer.assignment()
+        # Asked of the broker: the client's own high watermark stops moving while a handler is stuck
+        # (it fetches no more for a partition whose records are still waiting).
+        ends = await asyncio.wait_for(self.consumer.end_offsets(list(assigned)), timeout=5) if assigned else {}
+        held: set[int] = set()
+        for tp in assigned:
+            highwater = ends.get(tp)
+            if highwater is None:
+                continue
+            position = self.handled.get(tp)
+            if position is None:
+                try:
+                    position = await asyncio.wait_for(self.consumer.position(tp), timeout=0.5)
+                except (TimeoutError, KafkaError, AssertionError):
+                    continue
+            held.add(tp.partition)
+            gauge.set(max(0, highwater - position), self._labels(tp.partition))
+        for gone in self.partitions - held:
+            gauge.set(0, self._labels(gone))
+        for tp in [tp for tp in self.handled if tp not in assigned]:
+            del self.handled[tp]
+        self.partitions = held
+
+    def _labels(self, partition: int) -> dict[str, str]:
+        return {"topic": self.sub.topic, "group": self.sub.group, "partition": str(partition)}
 
 
 def _decoded(record, topic: str) -> CloudEvent | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.bus.base import DLQ_EXTENSIONS, EventBus, RetryPolicy, Subscription, cancel_and_wait, dlq_topic
+from kit import metrics
 from kit.bus.journal import Journal
 from kit.events import CloudEvent
 
@@ -122,11 +123,15 @@ class MemoryBus(EventBus):
     async def _consume(self, sub: Subscription, member: int, index: int) -> None:
         part = self.broker.topic(sub.topic)[index]
         key = (sub.group, sub.topic, index)
+        lag, labels = metrics.instruments().lag, {"topic": sub.topic, "group": sub.group, "partition": str(index)}
         try:
             while not self.stopping:
                 part.changed.clear()
                 offset = self.broker.committed.get(key, 0)
-                if self.broker.owner(sub.group, sub.topic, index) != member or offset >= len(part.records):
+                owner = self.broker.owner(sub.group, sub.topic, index) == member
+                if owner:
+                    lag.set(len(part.records) - offset, labels)
+                if not owner or offset >= len(part.records):
                     try:
                         await asyncio.wait_for(part.changed.wait(), timeout=0.5)
                     except TimeoutError:

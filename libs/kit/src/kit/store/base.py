@@ -69,6 +69,10 @@ class Collection(ABC):
         """Documents that still hold events to publish, oldest change first."""
 
     @abstractmethod
+    async def outbox_backlog(self) -> int:
+        """How many documents hold events not yet published (the relay's backlog, for metrics)."""
+
+    @abstractmethod
     async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
         """Drop published outbox entries (as read) without touching `version`, so writers never
         conflict with the relay."""

@@ -116,6 +116,12 @@ class MongoCollection(Collection):
         except _UNREACHABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    async def outbox_backlog(self) -> int:
+        try:
+            return await self.coll.count_documents({"outbox.0": {"$exists": True}})
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
     async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
         try:
             # $pullAll with the exact entries: FerretDB does not support $pull with a condition.

@@ -190,6 +190,12 @@ class SqliteCollection(Collection):
             rows = await cur.fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    async def outbox_backlog(self) -> int:
+        db = await self._db()
+        async with db.execute(f"SELECT COUNT(*) FROM {self.table} WHERE outbox_n > 0") as cur:
+            (count,) = await cur.fetchone()
+        return count
+
     async def remove_from_outbox(self, doc_id: str, entries: list[Doc]) -> None:
         db = await self._db()
         drop = {e.get("id") for e in entries}
