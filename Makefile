@@ -6,7 +6,7 @@ export UV_PYTHON := python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
 
-.PHONY: help setup run infra infra-down infra-status browser test test-unit bench asyncapi load clean
+.PHONY: help setup run infra infra-down infra-status browser k8s-tools k8s-render test test-unit bench asyncapi load clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -30,7 +30,13 @@ infra-status: ## Show whether the local servers answer
 browser: ## Install (once) the Chromium the browser tests drive (Debian package, through apt)
 	@deploy/local/browser.sh
 
-test: setup infra browser ## Run every test: unit, adapter contracts on real servers, services, end-to-end (no skips allowed)
+k8s-tools: ## Make sure kustomize can render deploy/k8s (kubectl kustomize, or kustomize built once from the Go proxy)
+	@deploy/k8s/render.sh --tool >/dev/null
+
+k8s-render: k8s-tools ## Render a Kubernetes overlay (OVERLAY=dev|prod, default prod)
+	@deploy/k8s/render.sh deploy/k8s/overlays/$${OVERLAY:-prod}
+
+test: setup infra browser k8s-tools ## Run every test: unit, adapter contracts on real servers, services, end-to-end (no skips allowed)
 	MOTCUA_FORBID_SKIPS=1 $(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Only the tests that need no server (fast)

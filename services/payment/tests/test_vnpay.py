@@ -140,6 +140,20 @@ def test_signed_with_another_secret_fails():
     assert not VnpayProvider(settings()).verify_callback(signed_callback(secret="another-secret")).signature_ok
 
 
+def test_during_a_rotation_the_previous_secret_is_still_accepted_and_never_signs():
+    rotating = VnpayProvider(settings(vnpay_hash_secret=SecretStr("NEW-SECRET-0123456789"),
+                                      vnpay_previous_hash_secret=SecretStr(SECRET)))
+    assert rotating.verify_callback(signed_callback(secret=SECRET)).signature_ok  # started before the switch
+    assert rotating.verify_callback(signed_callback(secret="NEW-SECRET-0123456789")).signature_ok
+    assert not rotating.verify_callback(signed_callback(secret="another-secret")).signature_ok
+    url = urlsplit(rotating.checkout_url(CHECKOUT))
+    given = dict(parse_qsl(url.query))["vnp_SecureHash"]
+    assert given == hmac512(PAY_DATA, "NEW-SECRET-0123456789")  # signed with the new secret only
+    # After the rotation (the previous secret removed), the old one is refused again.
+    assert not VnpayProvider(settings(vnpay_hash_secret=SecretStr("NEW-SECRET-0123456789"))).verify_callback(
+        signed_callback(secret=SECRET)).signature_ok
+
+
 def test_signature_of_another_terminal_is_refused_even_if_valid():
     params = signed_callback(vnp_TmnCode="OTHER001")
     assert not VnpayProvider(settings()).verify_callback(params).signature_ok

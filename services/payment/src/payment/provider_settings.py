@@ -22,6 +22,9 @@ class VnpaySettings(BaseSettings):
     # The terminal (website) code and the hash secret VNPay gives the merchant.
     vnpay_tmn_code: str = Field(default="MOTCUA01", min_length=1, max_length=20)
     vnpay_hash_secret: SecretStr = SecretStr(DEVELOPMENT_HASH_SECRET)
+    # During a rotation (deploy/OPERATIONS.md): the secret being replaced. Callbacks and answers signed with
+    # it are still accepted (an IPN for a payment started before the switch); nothing is signed with it.
+    vnpay_previous_hash_secret: SecretStr | None = None
     # Where the citizen's browser goes to pay (VNPay: https://sandbox.vnpayment.vn/paymentv2/vpcpay.html).
     vnpay_pay_url: str = "http://127.0.0.1:8199/paymentv2/vpcpay.html"
     # The server-to-server API for querydr and refund

@@ -164,6 +164,9 @@ class VnpayProvider(PaymentProvider):
                  clock: Callable[[], datetime] | None = None, new_request_id: Callable[[], str] | None = None):
         self.settings = settings or VnpaySettings()
         self._secret = self.settings.vnpay_hash_secret.get_secret_value()
+        previous = self.settings.vnpay_previous_hash_secret
+        # What a signature from VNPay may be made with: the current secret, then, during a rotation, the old one.
+        self._accepted = [self._secret] + ([previous.get_secret_value()] if previous and previous.get_secret_value() else [])
         self._client = client
         self._owns_client = client is None
         self._timeout = httpx.Timeout(self.settings.vnpay_timeout_seconds,
@@ -229,9 +232,10 @@ class VnpayProvider(PaymentProvider):
         values = {k: params[k] for k in params.keys() if isinstance(k, str) and k.startswith("vnp_")}
         if not given or not all(isinstance(v, str) for v in values.values()):
             return CallbackVerdict(signature_ok=False)
-        ok = signature_matches(hmac_sha512(self._secret, payment_hash_data(values)), given)
-        if not ok and any(v == "" for v in values.values()):
-            ok = signature_matches(hmac_sha512(self._secret, payment_hash_data(values, keep_empty=True)), given)
+        signed = [payment_hash_data(values)]
+        if any(v == "" for v in values.values()):
+            signed.append(payment_hash_data(values, keep_empty=True))
+        ok = any(signature_matches(hmac_sha512(secret, data), given) for secret in self._accepted for data in signed)
         if not ok:
             log.warning("vnpay callback with a bad signature (vnp_TxnRef=%s)",
                         _UNSAFE.sub("?", str(values.get("vnp_TxnRef", "")))[:64])
@@ -267,8 +271,8 @@ class VnpayProvider(PaymentProvider):
             raise error("VNPay answered something other than JSON") from None
         if not isinstance(answer, dict):
             raise error("VNPay answered something other than a JSON object")
-        expected = hmac_sha512(self._secret, pipe_hash_data(answer, fields))
-        if not signature_matches(expected, answer.get("vnp_SecureHash")):
+        data = pipe_hash_data(answer, fields)
+        if not any(signature_matches(hmac_sha512(secret, data), answer.get("vnp_SecureHash")) for secret in self._accepted):
             log.warning("vnpay answer with a missing or bad signature (vnp_TxnRef=%s, code=%s)", payment_id,
                         _text(answer.get("vnp_ResponseCode")))
             raise error("VNPay's answer is not signed with our hash secret")
