@@ -26,6 +26,7 @@ from gateway.app import create_app as gateway_app
 from gateway.settings import GatewaySettings
 from kit.bus.memory import MemoryBroker, MemoryBus
 from kit.cache.memory import MemoryCache
+from kit.metrics import setup_metrics
 from kit.telemetry import setup_logging, setup_tracing
 from motcua.mailbox import Mailbox
 from notification.app import create_app as notification_app
@@ -181,6 +182,7 @@ def main() -> None:
     cfg = EmbeddedSettings()
     setup_logging(cfg.log_level, cfg.log_format)
     setup_tracing("motcua-embedded")
+    setup_metrics("motcua-embedded")  # one process, one registry: the gateway's /metrics has every service's
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     asyncio.run(run(cfg))
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .helpers import submit, token, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e]
 
 SERVICES = ("catalog", "dossier", "lookup", "payment", "notification", "feedback", "gateway")
 
@@ -25,6 +25,7 @@ def total(samples: list, name: str, **labels: str) -> float:
     return sum(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
+@pytest.mark.integration
 def test_the_named_metrics_move_when_a_dossier_is_submitted_and_received(distributed_platform):
     client, stack = distributed_platform, distributed_platform.stack
     before = {name: scrape(stack, name) for name in SERVICES}
@@ -62,3 +63,23 @@ def test_the_named_metrics_move_when_a_dossier_is_submitted_and_received(distrib
     until(lambda: all(total(scrape(stack, name), "motcua_consumer_lag", topic="dossier.events") == 0
                       for name in ("lookup", "notification")), timeout=15)
     assert any(s.name == "motcua_consumer_lag" for s in scrape(stack, "lookup"))
+
+
+def test_in_the_embedded_mode_the_one_process_serves_every_services_metrics(started_stacks):
+    from .conftest import client_for
+
+    with client_for(started_stacks("embedded")) as client:
+        receipt = submit(client, token(client, "citizen1"))
+        assert receipt["state"] == "submitted"
+
+        def scraped():
+            r = client.get("/metrics")
+            assert r.status_code == 200
+            return [s for family in text_string_to_metric_families(r.text) for s in family.samples]
+
+        samples = until(lambda: (lambda s: s if total(s, "motcua_events_consumed_total", topic="dossier.events",
+                                                       group="lookup") >= 1 else None)(scraped()), timeout=15)
+        assert {s.labels.get("service_name") for s in samples if s.name == "target_info"} == {"motcua-embedded"}
+        assert total(samples, "motcua_dossiers", state="submitted") >= 1
+        services = {s.labels["service"] for s in samples if s.name == "motcua_http_server_requests_total"}
+        assert {"gateway", "dossier"} <= services
