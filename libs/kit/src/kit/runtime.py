@@ -119,11 +119,15 @@ class Runtime:
             checks["store"] = self.store.ping
         if self.cache is not None:
             checks["cache"] = self.cache.ping
-        report = {}
-        for name, ping in checks.items():
+        async def check(ping) -> str:
+            # Bounded: a dependency that hangs must read as not ready before the kubelet's probe times out.
             try:
-                await ping()
-                report[name] = "ok"
+                await asyncio.wait_for(ping(), timeout=self.settings.readiness_timeout_seconds)
+                return "ok"
+            except TimeoutError:
+                return "unavailable: no answer"
             except Exception as exc:
-                report[name] = f"unavailable: {type(exc).__name__}"
-        return report
+                return f"unavailable: {type(exc).__name__}"
+
+        results = await asyncio.gather(*(check(ping) for ping in checks.values()))
+        return dict(zip(checks, results))

@@ -35,6 +35,8 @@ class PlatformSettings(BaseSettings):
     consumer_max_backoff_seconds: float = Field(default=5.0, ge=0)
 
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # /health/ready waits this long for each dependency (the Kubernetes readiness probe allows 3 s).
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     # When set, bodies other than multipart/form-data (JSON) are held to this smaller limit: a service
     # that raises max_body_bytes for file uploads keeps its JSON routes small.
