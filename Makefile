@@ -5,8 +5,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup run infra infra-down infra-status browser k8s-tools k8s-render test test-unit bench asyncapi load clean
+.PHONY: help setup run infra infra-down infra-status browser k8s-tools k8s-render test test-unit bench bench-lookup bench-search asyncapi load clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -42,9 +43,14 @@ test: setup infra browser k8s-tools ## Run every test: unit, adapter contracts o
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-bench: setup ## Benchmarks that print figures (catalogue search p95; status lookup req/s, p50/p99 at 50 connections, direct and through the gateway)
-	$(UV) run --frozen python loadtests/bench_search.py
+bench: setup infra ## The performance targets in one run on the local distributed stack: a table (and var/bench/bench.json)
+	$(UV) run --frozen python loadtests/bench.py $(BENCH_ARGS)
+
+bench-lookup: setup infra ## The status lookup alone: req/s, p50/p99 at 50 connections, direct and through the gateway
 	$(UV) run --frozen python loadtests/bench_lookup.py
+
+bench-search: setup ## Catalogue search over 2,000 procedures: p50/p95/p99 through HTTP and in the index
+	$(UV) run --frozen python loadtests/bench_search.py
 
 asyncapi: setup ## Regenerate the AsyncAPI document from the event contracts
 	$(UV) run --frozen motcua-asyncapi > libs/contracts/asyncapi.json

@@ -2,30 +2,15 @@
 Debian's Chromium driven by Playwright (one browser per module, a fresh context per test), and the
 directory where each step's screenshot is kept."""
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from motcua import stack as stacks
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_stack():
-    """tests/e2e/stack.py (the way the end-to-end tests start the platform), loaded by path: the test
-    directories are not an importable package under --import-mode=importlib."""
-    name = "motcua_e2e_stack"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "e2e" / "stack.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-stacks = _load_stack()
 CHROMIUM = os.environ.get("MOTCUA_CHROMIUM", "/usr/bin/chromium")
 
 

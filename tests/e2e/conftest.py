@@ -4,7 +4,7 @@ end-to-end modules share them."""
 import httpx
 import pytest
 
-from . import stack as stacks
+from motcua import stack as stacks
 
 
 @pytest.fixture(scope="session")
