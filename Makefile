@@ -55,9 +55,8 @@ bench-search: setup ## Catalogue search over 2,000 procedures: p50/p95/p99 throu
 asyncapi: setup ## Regenerate the AsyncAPI document from the event contracts
 	$(UV) run --frozen motcua-asyncapi > libs/contracts/asyncapi.json
 
-load: setup ## Locust against a running gateway (HOST=http://127.0.0.1:8000 USERS=20 DURATION=30s)
-	$(UV) run --frozen --with locust locust -f loadtests/locustfile.py --headless \
-		-u $${USERS:-20} -r $${RATE:-5} -t $${DURATION:-30s} --host $${HOST:-http://127.0.0.1:8000}
+load: setup ## Locust headless against HOST=<gateway URL>, or (no HOST) the local distributed stack seeded with SEED=10000 dossiers (USERS=20 RATE=5 DURATION=30s; MOTCUA_LOAD_* set the mix, see loadtests/README.md)
+	$(UV) run --frozen python loadtests/run_load.py
 
 clean: ## Remove local data of the embedded mode and caches
 	rm -rf var .pytest_cache
