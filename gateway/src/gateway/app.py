@@ -6,11 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
 
 from kit import problems
-from kit.http import METRICS_ROUTE, AccessLog, metrics_router
+from kit.http import METRICS_ROUTE, NO_NATIVE_TELEMETRY, AccessLog, instrument, metrics_router
 from kit.problems import NotFound, Problem
 
 from gateway import openapi, routes
@@ -54,7 +53,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await limits.stop()
             await proxy.stop()
 
-    app = FastAPI(title="Một Cửa — gateway", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Một Cửa — gateway", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry=NO_NATIVE_TELEMETRY)
     app.state.settings = settings
     app.state.dev_issuer = dev
     problems.install(app)
@@ -128,7 +128,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return await limits.call(request, target, principal,
                                  lambda: proxy.forward(request, upstream, target, principal))
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
+    instrument(app)
     app.add_middleware(AccessLog, service=settings.service_name)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
     return app

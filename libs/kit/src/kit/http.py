@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kit import metrics, problems
@@ -101,7 +102,7 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
                 if on_shutdown is not None:  # after the runtime: its jobs may still use what this closes
                     await on_shutdown()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, telemetry=NO_NATIVE_TELEMETRY)
     app.state.runtime = runtime
     problems.install(app)
 
@@ -129,11 +130,31 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
                                       if runtime.settings.metrics_token else None))
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready")
+    instrument(app)
     app.add_middleware(AccessLog, service=runtime.settings.service_name)
     app.add_middleware(problems.BodyLimit, max_bytes=runtime.settings.max_body_bytes,
                        max_non_multipart_bytes=runtime.settings.max_non_multipart_body_bytes)
     return app
+
+
+# FastAPI's own OpenTelemetry layer, off: the spans are the OpenTelemetry instrumentation's (when recorded)
+# and the metrics kit's; left on, it would record both again, and it writes query strings (where a
+# security code travels) into its spans.
+NO_NATIVE_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+def instrument(app: FastAPI) -> None:
+    """Spans for every request when they are recorded (an exporter is set); else only the caller's trace
+    context, which costs next to nothing. Request metrics are kit.metrics' own (per route template, with
+    the service's name), so the instrumentation's are off. Call after the app's routes, before its
+    other middleware."""
+    from kit import telemetry
+
+    if telemetry.recording():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics",
+                                           meter_provider=NoOpMeterProvider())
+    else:
+        app.add_middleware(telemetry.TraceContext)
 
 
 def server(app: ASGIApp, settings: PlatformSettings, *, host: str | None = None, port: int | None = None) -> uvicorn.Server:
@@ -152,7 +173,8 @@ def run_service(create_app: Callable[..., ASGIApp], settings: PlatformSettings) 
     from kit.telemetry import setup_logging, setup_tracing
 
     setup_logging(settings.log_level, settings.log_format)
-    setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint,
+                  sample_ratio=settings.otel_traces_sample_ratio)
     metrics.setup_metrics(settings.service_name, settings.otel_exporter, settings.otel_endpoint,
                           settings.otel_metrics_export_seconds)
     serve(create_app(settings), settings)

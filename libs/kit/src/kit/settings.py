@@ -47,6 +47,9 @@ class PlatformSettings(BaseSettings):
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = "http://127.0.0.1:4318"
     otel_metrics_export_seconds: float = Field(default=15.0, gt=0)
+    # Share of the traces started here that are recorded and exported (children follow their parent's
+    # choice): 1 records every request; a busy lookup path can do with 0.05.
+    otel_traces_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     metrics_refresh_seconds: float = Field(default=15.0, gt=0)  # gauges read from the store (outbox, dossiers)
     # When set, `/metrics` answers only `Authorization: Bearer <token>` (a deployable reachable from outside).
     metrics_token: SecretStr | None = None

@@ -11,22 +11,47 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
 
 tracer = trace.get_tracer("motcua")
 _configured = False
 
 
+class RecordWhenExported(Sampler):
+    """Records spans only once something receives them (an exporter, a test's processor), then samples
+    `ratio` of the root traces (children follow their parent). Unrecorded spans still carry trace and
+    span ids, so events and logs keep joining across services; they cost a fraction of a recorded span
+    (loadtests/README.md, Profiles: a third of the lookup's CPU went to spans nobody received)."""
+
+    def __init__(self, ratio: float = 1.0):
+        self.recording = False
+        self.ratio = ratio
+        self._sampled = ParentBased(TraceIdRatioBased(ratio))
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                      trace_state=None) -> SamplingResult:
+        chosen = self._sampled if self.recording else ALWAYS_OFF
+        return chosen.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"RecordWhenExported(recording={self.recording}, ratio={self.ratio})"
+
+
 def setup_tracing(service_name: str, exporter: str = "none", endpoint: str = "", *,
-                  extra_processor: SpanProcessor | None = None) -> TracerProvider:
+                  extra_processor: SpanProcessor | None = None, sample_ratio: float = 1.0) -> TracerProvider:
     """Install the process-wide tracer provider once (embedded mode runs every service in one process)."""
     global _configured
     provider = trace.get_tracer_provider()
     if _configured and isinstance(provider, TracerProvider):
         if extra_processor is not None:
             provider.add_span_processor(extra_processor)
+            if isinstance(provider.sampler, RecordWhenExported):
+                provider.sampler.recording = True
         return provider
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    sampler = RecordWhenExported(sample_ratio)
+    sampler.recording = exporter != "none" or extra_processor is not None
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     elif exporter == "otlp":
@@ -38,6 +63,39 @@ def setup_tracing(service_name: str, exporter: str = "none", endpoint: str = "",
     trace.set_tracer_provider(provider)
     _configured = True
     return provider
+
+
+def recording() -> bool:
+    """Whether spans are recorded here (an exporter or a test's processor receives them)."""
+    sampler = getattr(trace.get_tracer_provider(), "sampler", None)
+    return isinstance(sampler, RecordWhenExported) and sampler.recording
+
+
+class TraceContext:
+    """ASGI middleware for when nothing records spans: only takes the caller's trace context from the
+    request headers (traceparent), so the events this request causes and the log lines it writes keep
+    the caller's trace id. A quarter of the lookup's CPU went to the full instrumentation's unrecorded
+    spans (loadtests/README.md, Profiles)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {}
+        for name, value in scope.get("headers", ()):
+            if name in (b"traceparent", b"tracestate"):
+                carrier[name.decode()] = value.decode("latin-1")
+        if not carrier:
+            await self.app(scope, receive, send)
+            return
+        token = context.attach(propagate.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
 
 
 def current_trace_headers() -> dict[str, str]:
