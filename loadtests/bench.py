@@ -151,6 +151,45 @@ def _submit_worker(gateway: str, lookup: str, token: str, rate: float, seconds: 
     return asyncio.run(main())
 
 
+def _closed_loop_worker(gateway: str, token: str, concurrency: int, seconds: float, seed_: int) -> dict:
+    """`concurrency` submitters, each sending its next dossier when the last is answered: the rate the
+    platform sustains without a queue (the capacity), where the open loop above measures a given rate."""
+    import aiohttp
+
+    async def main() -> dict:
+        rng = random.Random(seed_)
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        body = json.dumps(SUBMISSION, ensure_ascii=False)
+        stop_at = time.perf_counter() + seconds
+
+        async def submitter(session) -> None:
+            while time.perf_counter() < stop_at:
+                form = aiohttp.FormData()
+                form.add_field("submission", body, content_type="application/json")
+                form.add_field("files", TINY_PDF, filename="to-khai.pdf", content_type="application/pdf")
+                form.add_field("files", TINY_PDF, filename="xac-nhan.pdf", content_type="application/pdf")
+                started = time.perf_counter()
+                async with session.post(f"{gateway}/api/v1/dossiers", data=form, headers={
+                        "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))}) as r:
+                    await r.read()
+                    statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+                    latencies.append(time.perf_counter() - started)
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            await asyncio.gather(*(submitter(session) for _ in range(concurrency)))
+        return {"latencies": latencies, "statuses": statuses}
+
+    return asyncio.run(main())
+
+
+def capacity_run(gateway: str, token: str, concurrency: int, seconds: float) -> dict:
+    result = _closed_loop_worker(gateway, token, concurrency, seconds, 99)
+    accepted = result["statuses"].get("201", 0)
+    return {"concurrency": concurrency, "accepted_rate": round(accepted / seconds, 1), "statuses": result["statuses"],
+            "p50_ms": ms(percentile(result["latencies"], 50)), "p99_ms": ms(percentile(result["latencies"], 99))}
+
+
 def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -242,6 +281,22 @@ def token_for(gateway: str) -> str:
     return r.json()["access_token"]
 
 
+def wait_until_accepting(gateway: str, token: str, timeout: float = 120) -> float:
+    """After an overload, the seconds until a submission is accepted again (breakers closed, queues drained)."""
+    started = time.monotonic()
+    files = [("files", ("to-khai.pdf", TINY_PDF, "application/pdf")), ("files", ("xac-nhan.pdf", TINY_PDF, "application/pdf"))]
+    while time.monotonic() - started < timeout:
+        try:
+            r = httpx.post(f"{gateway}/api/v1/dossiers", headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                           data={"submission": json.dumps(SUBMISSION, ensure_ascii=False)}, files=files)
+            if r.status_code == 201:
+                return round(time.monotonic() - started, 1)
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    return float("inf")
+
+
 def seed_lookup(run: str, pepper: str, count: int) -> list[tuple[str, str]]:
     asyncio.run(seed(REDIS, f"{run}:", pepper, count, progress=progress_bar(count, f"seeding {count:,} dossiers")))
     return list(dossier_codes(count))
@@ -254,6 +309,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15, help="length of each lookup measurement")
     parser.add_argument("--submit-rate", type=float, default=500)
     parser.add_argument("--submit-seconds", type=float, default=60)
+    parser.add_argument("--capacity-concurrency", type=int, default=16,
+                        help="submitters of the closed-loop capacity measurement")
     parser.add_argument("--event-rate", type=float, default=200)
     parser.add_argument("--event-seconds", type=float, default=30)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "bench.json")
@@ -290,12 +347,17 @@ def main() -> int:
         measured["lookup_large"] = drive_lookups(gateway, sample, "/api/v1", args.seconds)
 
         token = token_for(gateway)
+        print(f"  3. submission capacity: {args.capacity_concurrency} submitters in a closed loop for 20s",
+              file=sys.stderr, flush=True)
+        measured["capacity"] = capacity_run(gateway, token, args.capacity_concurrency, 20)
+        time.sleep(5)
         print(f"  3. submissions at {args.submit_rate:g}/s for {args.submit_seconds:g}s", file=sys.stderr, flush=True)
         submissions = submit_run(gateway, lookup, token, args.submit_rate, args.submit_seconds, sample_every=0)
         codes = [c for c, _ in submissions.pop("codes")]
         print(f"     accounting for {len(codes)} accepted dossiers...", file=sys.stderr, flush=True)
         submissions.update(asyncio.run(account_for(run, codes)))
         measured["submissions"] = submissions
+        submissions["recovered_after_s"] = wait_until_accepting(gateway, token)
 
         print(f"  4. event path at {args.event_rate:g} submissions/s for {args.event_seconds:g}s", file=sys.stderr,
               flush=True)
@@ -313,7 +375,7 @@ def main() -> int:
 
 def report(args, m: dict) -> None:
     base, small, large = m["baseline"], m["lookup_small"], m["lookup_large"]
-    sub, ev, mem = m["submissions"], m["event_path"], m["memory_peak_mb"]
+    sub, ev, mem, cap = m["submissions"], m["event_path"], m["memory_peak_mb"], m["capacity"]
     ratio = small["rps"] / base["rps"] if base["rps"] else 0.0
     growth = large["p50_ms"] / small["p50_ms"] if small["p50_ms"] else float("inf")
     rows = [
@@ -325,6 +387,8 @@ def report(args, m: dict) -> None:
          small["p99_ms"] < 25),
         (f"2. lookup p50 at {args.large:,} vs {args.small:,}", "within 10 %",
          f"{large['p50_ms']} vs {small['p50_ms']} ms = {growth:.2f} ×", growth <= 1.10),
+        (f"3. capacity: {cap['concurrency']} submitters, closed loop", "-",
+         f"{cap['accepted_rate']:.0f}/s accepted, p50 {cap['p50_ms']} ms, p99 {cap['p99_ms']} ms", None),
         (f"3. submissions via gateway ({args.submit_seconds:g} s)", "≥ 500/s sustained",
          f"{sub['accepted_rate']:.0f}/s accepted of {sub['offered_rate']:.0f}/s offered", sub["accepted_rate"] >= 500),
         ("3. submissions: p99", "< 150 ms", f"{sub['p99_ms']} ms (p50 {sub['p50_ms']} ms)",

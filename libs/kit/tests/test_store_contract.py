@@ -87,6 +87,30 @@ async def test_outbox_events_are_listed_and_removed_without_touching_the_version
     assert await coll.with_outbox() == []
 
 
+async def test_what_this_process_wrote_with_events_is_taken_by_id_once(store):
+    coll = store.collection("dossiers")
+    await coll.insert({"_id": "A"}, [{"id": "a1"}])
+    await coll.insert({"_id": "B"})  # no event: not pending
+    saved = await coll.save({"_id": "C", **(await coll.insert({"_id": "C"}))}, 1, [{"id": "c1"}])
+    assert saved["version"] == 2
+    taken = await coll.take_pending_outbox()
+    assert sorted(d["_id"] for d in taken) == ["A", "C"]
+    assert await coll.take_pending_outbox() == []  # taken once; what is left is the sweep's (with_outbox)
+    await coll.save({"_id": "A"}, 1, [{"id": "a2"}])
+    await coll.remove_from_outbox("A", [{"id": "a1"}, {"id": "a2"}])
+    assert await coll.take_pending_outbox() == []  # pending, but already published: left out
+    assert sorted(d["_id"] for d in await coll.with_outbox()) == ["C"]
+
+
+async def test_count_by_counts_each_value_in_one_pass(store):
+    coll = store.collection("dossiers")
+    for n, state in enumerate(["submitted", "received", "received", "returned", "received"]):
+        await coll.insert({"_id": f"D{n}", "state": state, "agency": "X" if n < 4 else "Y"})
+    assert await coll.count_by("state") == {"submitted": 1, "received": 3, "returned": 1}
+    assert await coll.count_by("state", {"agency": "X"}) == {"submitted": 1, "received": 2, "returned": 1}
+    assert await coll.count_by("state", {"agency": "Z"}) == {}
+
+
 async def test_find_filters_sorts_and_limits(store):
     coll = store.collection("procedures")
     rows = [

@@ -88,7 +88,10 @@ class Instruments:
 
 Refresher = Callable[[], Awaitable[None]]
 _refreshers: list[Refresher] = []
+_last_refresh: dict[int, float] = {}
 REFRESH_TIMEOUT_SECONDS = 3.0
+# Scrapes closer together than this reuse the gauges' values: each refresh is a pass over a collection.
+MIN_REFRESH_SECONDS = 5.0
 
 
 def on_scrape(refresh: Refresher) -> None:
@@ -99,11 +102,17 @@ def on_scrape(refresh: Refresher) -> None:
 def forget_refresher(refresh: Refresher) -> None:
     if refresh in _refreshers:
         _refreshers.remove(refresh)
+    _last_refresh.pop(id(refresh), None)
 
 
-async def refresh_all() -> None:
-    """Bring the store-read gauges up to date; one that fails or is slow keeps its last value."""
+async def refresh_all(*, min_interval: float = MIN_REFRESH_SECONDS) -> None:
+    """Bring the store-read gauges up to date (unless refreshed within `min_interval`); one that fails
+    or is slow keeps its last value."""
+    now = asyncio.get_running_loop().time()
     for refresh in list(_refreshers):
+        if now - _last_refresh.get(id(refresh), float("-inf")) < min_interval:
+            continue
+        _last_refresh[id(refresh)] = now
         try:
             await asyncio.wait_for(refresh(), timeout=REFRESH_TIMEOUT_SECONDS)
         except Exception as exc:

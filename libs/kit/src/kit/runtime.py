@@ -86,7 +86,8 @@ class Runtime:
         await self.bus.start()
         if self._outbox_collections and self.store is not None:
             colls = [self.store.collection(c) for c in self._outbox_collections]
-            self.relay = OutboxRelay(self.bus, colls, poll_seconds=self.settings.outbox_poll_seconds)
+            self.relay = OutboxRelay(self.bus, colls, poll_seconds=self.settings.outbox_poll_seconds,
+                                     sweep_seconds=self.settings.outbox_sweep_seconds)
             await self.relay.start()
         self._tasks = [asyncio.create_task(self._repeat(*p), name=p[0]) for p in self._periodic]
         for refresh in self._gauges:

@@ -35,6 +35,9 @@ class PlatformSettings(BaseSettings):
     consumer_max_backoff_seconds: float = Field(default=5.0, ge=0)
 
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # The relay's scan for events another process (or a crash) left in an outbox; this process's own
+    # writes are published at once, without a scan.
+    outbox_sweep_seconds: float = Field(default=10.0, gt=0)
     # /health/ready waits this long for each dependency (the Kubernetes readiness probe allows 3 s).
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)

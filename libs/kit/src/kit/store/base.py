@@ -85,6 +85,23 @@ class Collection(ABC):
         found = await self.find(flt, limit=1)
         return found[0] if found else None
 
+    @abstractmethod
+    async def count_by(self, field: str, flt: Filter | None = None) -> dict[Any, int]:
+        """How many documents (matching `flt`) have each value of `field`: one pass, not one count per value."""
+
+    def _written_with_events(self, doc_id: str) -> None:
+        """Called by insert and save when they added outbox entries: the relay takes these first."""
+        self.store.pending_outbox(self.name).add(str(doc_id))
+
+    async def take_pending_outbox(self, limit: int = 100) -> list[Doc]:
+        """The documents this process wrote events into since the last call (read by `_id`, so this costs
+        no scan); those whose outbox is already empty are left out. What another process wrote, or what a
+        crash left behind, is for `with_outbox`, which the relay runs less often."""
+        pending = self.store.pending_outbox(self.name)
+        taken = [pending.pop() for _ in range(min(limit, len(pending)))]
+        docs = [await self.get(doc_id) for doc_id in taken]
+        return [doc for doc in docs if doc is not None and doc.get("outbox")]
+
 
 class DocumentStore(ABC):
     @abstractmethod
@@ -99,6 +116,11 @@ class DocumentStore(ABC):
 
     @abstractmethod
     def collection(self, name: str) -> Collection: ...
+
+    def pending_outbox(self, collection: str) -> set[str]:
+        """Ids of the documents of `collection` this process wrote events into, not yet taken by the relay."""
+        registry = self.__dict__.setdefault("_pending_outbox", {})
+        return registry.setdefault(collection, set())
 
     async def drop_all(self) -> None:
         """Tests only: remove every collection."""

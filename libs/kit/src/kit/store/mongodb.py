@@ -10,6 +10,7 @@ within the process; across processes, MongoDB's atomic conditional update is wha
 
 import asyncio
 import weakref
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, ServerSelectionTimeoutError
@@ -58,6 +59,8 @@ class MongoCollection(Collection):
             raise DuplicateKey(str(exc)) from exc
         except _UNREACHABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
+        if events:
+            self._written_with_events(stored["_id"])
         return stored
 
     async def save(self, doc: Doc, expected_version: int, events: list[Doc] | None = None) -> Doc:
@@ -74,6 +77,8 @@ class MongoCollection(Collection):
             raise StoreUnavailable(str(exc)) from exc
         if result is None:
             raise VersionConflict(f"{self.name}/{doc['_id']} is not at version {expected_version}")
+        if events:
+            self._written_with_events(result["_id"])
         return result
 
     async def get(self, doc_id: str) -> Doc | None:
@@ -100,6 +105,15 @@ class MongoCollection(Collection):
         check_filter(flt)
         try:
             return await self.coll.count_documents(flt)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def count_by(self, field: str, flt: Filter | None = None) -> dict[Any, int]:
+        flt = flt or {}
+        check_filter(flt)
+        pipeline = [{"$match": flt}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+        try:
+            return {row["_id"]: row["n"] async for row in await self.coll.aggregate(pipeline)}
         except _UNREACHABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 

@@ -120,6 +120,8 @@ class SqliteCollection(Collection):
             except aiosqlite.IntegrityError as exc:
                 await db.rollback()
                 raise DuplicateKey(str(exc)) from exc
+        if events:
+            self._written_with_events(stored["_id"])
         return stored
 
     async def save(self, doc: Doc, expected_version: int, events: list[Doc] | None = None) -> Doc:
@@ -137,6 +139,8 @@ class SqliteCollection(Collection):
             except aiosqlite.IntegrityError as exc:
                 await db.rollback()
                 raise DuplicateKey(str(exc)) from exc
+        if events:
+            self._written_with_events(stored["_id"])
         return stored
 
     async def _read(self, db: aiosqlite.Connection, doc_id: str) -> Doc | None:
@@ -176,6 +180,18 @@ class SqliteCollection(Collection):
         async with db.execute(f"SELECT COUNT(*) FROM {self.table}{where.sql()}", where.params) as cur:
             row = await cur.fetchone()
         return int(row[0])
+
+    async def count_by(self, field: str, flt: Filter | None = None) -> dict[Any, int]:
+        flt = flt or {}
+        check_filter(flt)
+        where = _Where()
+        for name, cond in flt.items():
+            where.add(name, cond)
+        expr = "id" if field == "_id" else f"json_extract(doc, '{_path(field)}')"
+        db = await self._db()
+        async with db.execute(f"SELECT {expr}, COUNT(*) FROM {self.table}{where.sql()} GROUP BY 1", where.params) as cur:
+            rows = await cur.fetchall()
+        return {value: int(n) for value, n in rows}
 
     async def delete(self, doc_id: str) -> bool:
         db = await self._db()
