@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local development infrastructure without Docker:
 #   Kafka 4.1 (KRaft, single node)   127.0.0.1:${MOTCUA_KAFKA_PORT:-9092}
-#   FerretDB 1.24 (MongoDB protocol, SQLite backend)   127.0.0.1:${MOTCUA_MONGO_PORT:-27017}
+#   FerretDB 1.24 (MongoDB protocol)  127.0.0.1:${MOTCUA_MONGO_PORT:-27017}
+#     on PostgreSQL (Debian's)         127.0.0.1:${MOTCUA_PG_PORT:-55432}
+#     (MOTCUA_FERRETDB_BACKEND=sqlite: on SQLite instead, with no PostgreSQL; 10-20x slower updates)
 #   Redis (Debian redis-server)      127.0.0.1:${MOTCUA_REDIS_PORT:-6379}
 #
 # Usage: deploy/local/infra.sh up|down|status
@@ -15,7 +17,8 @@
 #
 # Environment:
 #   MOTCUA_KAFKA_PORT (9092)  MOTCUA_KAFKA_CONTROLLER_PORT (9093)
-#   MOTCUA_MONGO_PORT (27017) MOTCUA_REDIS_PORT (6379)
+#   MOTCUA_MONGO_PORT (27017) MOTCUA_REDIS_PORT (6379) MOTCUA_PG_PORT (55432)
+#   MOTCUA_FERRETDB_BACKEND (postgresql | sqlite)
 #   MOTCUA_INFRA_CACHE, MOTCUA_INFRA_STATE, MOTCUA_INFRA_TIMEOUT (120 s per server)
 #   MOTCUA_KAFKA_VERSION (4.1.2), MOTCUA_KAFKA_HEAP ("-Xmx512m -Xms256m")
 set -euo pipefail
@@ -28,6 +31,10 @@ KAFKA_PORT="${MOTCUA_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${MOTCUA_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${MOTCUA_MONGO_PORT:-27017}"
 REDIS_PORT="${MOTCUA_REDIS_PORT:-6379}"
+PG_PORT="${MOTCUA_PG_PORT:-55432}"
+FERRETDB_BACKEND="${MOTCUA_FERRETDB_BACKEND:-postgresql}"
+[[ "$FERRETDB_BACKEND" == postgresql || "$FERRETDB_BACKEND" == sqlite ]] ||
+    { printf 'infra.sh: error: MOTCUA_FERRETDB_BACKEND must be postgresql or sqlite\n' >&2; exit 2; }
 TIMEOUT="${MOTCUA_INFRA_TIMEOUT:-120}"
 KAFKA_VERSION="${MOTCUA_KAFKA_VERSION:-4.1.2}"
 KAFKA_HEAP="${MOTCUA_KAFKA_HEAP:--Xmx512m -Xms256m}"
@@ -109,6 +116,28 @@ ensure_redis_bin() {
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends redis-server
     } >>"$LOGS/apt.log" 2>&1 8>&- 9>&- || { show_log_tail "$LOGS/apt.log"; die "apt-get install redis-server failed"; }
     command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after apt-get install"
+}
+
+# PostgreSQL, FerretDB's backend: Debian's package (installed if missing), our own cluster in $STATE,
+# run as the `postgres` user when this script runs as root (PostgreSQL refuses root).
+pg_bin() { # tool -> path of the newest installed PostgreSQL's tool
+    local dir
+    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [[ -n "$dir" && -x "$dir/$1" ]] && printf '%s/%s\n' "$dir" "$1"
+}
+
+as_pg() {
+    if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ensure_postgres_bin() {
+    pg_bin pg_ctl >/dev/null && return 0
+    note "postgres: installing Debian package postgresql (log: $LOGS/apt.log)"
+    {
+        as_root apt-get update &&
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends postgresql
+    } >>"$LOGS/apt.log" 2>&1 8>&- 9>&- || { show_log_tail "$LOGS/apt.log"; die "apt-get install postgresql failed"; }
+    pg_bin pg_ctl >/dev/null || die "PostgreSQL's pg_ctl still not found after apt-get install"
 }
 
 ferretdb_ok() {
@@ -243,6 +272,22 @@ prepare_ferretdb() {
     NEEDED[ferretdb]=1
 }
 
+prepare_postgres() {
+    [[ "$FERRETDB_BACKEND" == postgresql ]] || return 0
+    probe mongo "$MONGO_PORT" && return 0  # FerretDB answers: its backend is up
+    pg_ready && return 0
+    adopt_starting postgres && return 0
+    probe tcp "$PG_PORT" && die "port $PG_PORT is in use but is not our PostgreSQL (set MOTCUA_PG_PORT)"
+    ensure_postgres_bin
+    NEEDED[postgres]=1
+}
+
+pg_ready() {
+    local isready
+    isready="$(pg_bin pg_isready)" || return 1
+    "$isready" -q -h "$HOST" -p "$PG_PORT" -U postgres 2>/dev/null
+}
+
 prepare_kafka() {
     probe kafka "$KAFKA_PORT" && return 0
     adopt_starting kafka && return 0
@@ -267,14 +312,41 @@ start_redis() {
     STARTED[redis]=1
 }
 
+start_postgres() {
+    [[ -n "${NEEDED[postgres]:-}" ]] || return 0
+    local data="$STATE/postgres/data"
+    mkdir -p "$STATE/postgres"
+    [[ $EUID -eq 0 ]] && chown postgres:postgres "$STATE/postgres"
+    touch "$LOGS/postgres.log"
+    [[ $EUID -eq 0 ]] && chown postgres "$LOGS/postgres.log"
+    if [[ ! -s "$data/PG_VERSION" ]]; then
+        as_pg "$(pg_bin initdb)" -D "$data" -A trust -U postgres --no-sync -E UTF8 >>"$LOGS/postgres.log" 2>&1 8>&- 9>&- ||
+            { show_log_tail "$LOGS/postgres.log"; die "initdb failed"; }
+    fi
+    LOGFILE[postgres]="$LOGS/postgres.log"
+    T0[postgres]=$SECONDS
+    # A test database: durability traded for speed (like Redis here, nothing persists across a crash).
+    as_pg "$(pg_bin pg_ctl)" -D "$data" -l "$LOGS/postgres.log" -w -t "$TIMEOUT" \
+        -o "-p $PG_PORT -k $STATE/postgres -c listen_addresses=$HOST -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        start >>"$LOGS/postgres.log" 2>&1 8>&- 9>&- || { show_log_tail "$LOGS/postgres.log"; die "PostgreSQL failed to start"; }
+    head -n 1 "$data/postmaster.pid" >"$RUN/postgres.pid"
+    STARTED[postgres]=1
+    if ! as_pg "$(pg_bin psql)" -h "$HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" | grep -q 1; then
+        as_pg "$(pg_bin createdb)" -h "$HOST" -p "$PG_PORT" -U postgres ferretdb >>"$LOGS/postgres.log" 2>&1 ||
+            die "createdb ferretdb failed"
+    fi
+}
+
 start_ferretdb() {
     [[ -n "${NEEDED[ferretdb]:-}" ]] || return 0
     mkdir -p "$STATE/ferretdb/data"
     LOGFILE[ferretdb]="$LOGS/ferretdb.log"
     T0[ferretdb]=$SECONDS
+    local backend=(--handler=sqlite --sqlite-url="file:$STATE/ferretdb/data/")
+    [[ "$FERRETDB_BACKEND" == postgresql ]] &&
+        backend=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$PG_PORT/ferretdb")
     spawn "$RUN/ferretdb.pid" "$LOGS/ferretdb.log" "$FERRETDB_BIN" \
-        --handler=sqlite \
-        --sqlite-url="file:$STATE/ferretdb/data/" \
+        "${backend[@]}" \
         --state-dir="$STATE/ferretdb" \
         --listen-addr="$HOST:$MONGO_PORT" \
         --debug-addr=- \
@@ -318,6 +390,7 @@ start_kafka() {
 ready() { # name
     case "$1" in
         redis) probe redis "$REDIS_PORT" ;;
+        postgres) pg_ready ;;
         ferretdb) probe mongo "$MONGO_PORT" ;;
         kafka)
             probe kafka "$KAFKA_PORT" || return 1
@@ -329,8 +402,8 @@ ready() { # name
     esac
 }
 
-port_of() { case "$1" in kafka) echo "$KAFKA_PORT" ;; ferretdb) echo "$MONGO_PORT" ;; redis) echo "$REDIS_PORT" ;; esac; }
-pattern_of() { case "$1" in kafka) echo "kafka.Kafka" ;; ferretdb) echo "ferretdb" ;; redis) echo "redis-server" ;; esac; }
+port_of() { case "$1" in kafka) echo "$KAFKA_PORT" ;; ferretdb) echo "$MONGO_PORT" ;; redis) echo "$REDIS_PORT" ;; postgres) echo "$PG_PORT" ;; esac; }
+pattern_of() { case "$1" in kafka) echo "kafka.Kafka" ;; ferretdb) echo "ferretdb" ;; redis) echo "redis-server" ;; postgres) echo "postgres/data" ;; esac; }
 
 wait_server() { # name -> prints the status line, returns 1 on failure
     local name="$1" port deadline
@@ -372,7 +445,8 @@ stop_server() { # name
         return 0
     fi
     limit=60
-    kill -TERM "$pid" 2>/dev/null || true
+    # PostgreSQL: SIGINT is its fast shutdown (SIGTERM would wait for every client to leave).
+    kill "-$([[ "$name" == postgres ]] && echo INT || echo TERM)" "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do
         if ((waited >= limit * 2)); then
             note "$name: pid $pid ignored SIGTERM for ${limit}s, sending SIGKILL"
@@ -389,8 +463,12 @@ stop_server() { # name
 status_server() { # name -> 0 when up
     local name="$1" port kind pid
     port="$(port_of "$name")"
-    case "$name" in kafka) kind=kafka ;; ferretdb) kind=mongo ;; redis) kind=redis ;; esac
+    case "$name" in kafka) kind=kafka ;; ferretdb) kind=mongo ;; redis) kind=redis ;; postgres) kind=tcp ;; esac
     pid="$(managed_pid "$name" "$(pattern_of "$name")" || true)"
+    if [[ "$name" == postgres && "$FERRETDB_BACKEND" != postgresql ]]; then
+        printf 'postgres not used (MOTCUA_FERRETDB_BACKEND=%s)\n' "$FERRETDB_BACKEND"
+        return 0
+    fi
     if probe "$kind" "$port"; then
         if [[ -n "$pid" ]]; then
             printf '%s %s:%s up (pid %s)\n' "$name" "$HOST" "$port" "$pid"
@@ -408,7 +486,7 @@ status_server() { # name -> 0 when up
 
 # -------------------------------------------------------------- commands ---
 
-SERVERS=(redis ferretdb kafka)
+SERVERS=(redis postgres ferretdb kafka)
 
 lock_state() {
     mkdir -p "$STATE" "$LOGS" "$RUN"
@@ -422,21 +500,25 @@ cmd_up() {
     local name rc=0
     # Provision (slow only the first time), launch everything, then wait.
     for name in "${SERVERS[@]}"; do "prepare_$name"; done
-    # Kafka first: its launch includes storage formatting (two short JVM runs).
-    for name in kafka ferretdb redis; do "start_$name"; done
-    for name in "${SERVERS[@]}"; do wait_server "$name" || rc=1; done
+    # Kafka first: its launch includes storage formatting (two short JVM runs). FerretDB after
+    # PostgreSQL, its backend, has started (pg_ctl -w waits for it).
+    for name in kafka redis postgres ferretdb; do "start_$name"; done
+    for name in "${SERVERS[@]}"; do
+        [[ "$name" == postgres && "$FERRETDB_BACKEND" != postgresql ]] && continue
+        wait_server "$name" || rc=1
+    done
     ((rc == 0)) || die "some servers failed to start (logs in $LOGS; 'infra.sh down' stops the rest)"
 }
 
 cmd_down() {
     local purge=0
     [[ "${1:-}" == "--purge" ]] && purge=1
-    [[ -d "$STATE" ]] || { for name in kafka ferretdb redis; do stop_server "$name"; done; return 0; }
+    [[ -d "$STATE" ]] || { for name in kafka ferretdb postgres redis; do stop_server "$name"; done; return 0; }
     lock_state
     local name
-    for name in kafka ferretdb redis; do stop_server "$name"; done
+    for name in kafka ferretdb postgres redis; do stop_server "$name"; done
     if ((purge)); then
-        rm -rf "$STATE/kafka" "$STATE/ferretdb" "$STATE/redis" "$LOGS"
+        rm -rf "$STATE/kafka" "$STATE/ferretdb" "$STATE/postgres" "$STATE/redis" "$LOGS"
         echo "purged data and logs in $STATE"
     fi
 }
