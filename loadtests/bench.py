@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench_lookup import cpu_seconds, free_port, run_python, server_process
-from kit.testing import MONGODB, REDIS
+from kit.testing import MONGODB, REDIS, remove_namespaces
 from motcua import stack as stacks
 from seed import dossier_codes, progress_bar, seed
 
@@ -368,6 +368,8 @@ def main() -> int:
         if sampler is not None:
             sampler.stop.set()
         stack.stop()
+        print("removing the run's topics, databases and keys...", file=sys.stderr, flush=True)
+        remove_namespaces([stack.run_id])  # a million seeded entries would stay in Redis
     measured["memory_peak_mb"] = sampler.peak_mb if sampler else {}
     report(args, measured)
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from motcua import stack as stacks
 from seed import progress_bar, seed
 
-from kit.testing import REDIS
+from kit.testing import REDIS, remove_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +54,7 @@ def main() -> int:
         return locust(stack.gateway, extra, env)
     finally:
         stack.stop()
+        remove_namespaces([stack.run_id])  # the run's topics, databases and seeded keys
 
 
 if __name__ == "__main__":

@@ -52,9 +52,10 @@ def test_the_named_metrics_move_when_a_dossier_is_submitted_and_received(distrib
                         outcome="handled") >= 2, timeout=15)
     until(lambda: moved("notification", "motcua_events_consumed_total", topic="dossier.events",
                         group="notification", outcome="handled") >= 2, timeout=15)
+    # Gauges read from the store are refreshed at most every few seconds (kit.metrics.MIN_REFRESH_SECONDS).
+    until(lambda: moved("dossier", "motcua_dossiers", state="received") >= 1, timeout=20, interval=0.5)
     dossier = scrape(stack, "dossier")
     assert total(dossier, "motcua_dossiers", state="received") >= 1
-    assert moved("dossier", "motcua_dossiers", state="received") >= 1
     assert {s.labels["state"] for s in dossier if s.name == "motcua_dossiers"} >= {"submitted", "received", "returned"}
     assert any(s.name == "motcua_dossiers_overdue" for s in dossier)
     assert total(dossier, "motcua_outbox_backlog", collection="dossiers") >= 0
@@ -77,8 +78,11 @@ def test_in_the_embedded_mode_the_one_process_serves_every_services_metrics(star
             assert r.status_code == 200
             return [s for family in text_string_to_metric_families(r.text) for s in family.samples]
 
-        samples = until(lambda: (lambda s: s if total(s, "motcua_events_consumed_total", topic="dossier.events",
-                                                       group="lookup") >= 1 else None)(scraped()), timeout=15)
+        def caught_up(samples):
+            consumed = total(samples, "motcua_events_consumed_total", topic="dossier.events", group="lookup")
+            return samples if consumed >= 1 and total(samples, "motcua_dossiers", state="submitted") >= 1 else None
+
+        samples = until(lambda: caught_up(scraped()), timeout=20, interval=0.5)
         assert {s.labels.get("service_name") for s in samples if s.name == "target_info"} == {"motcua-embedded"}
         assert total(samples, "motcua_dossiers", state="submitted") >= 1
         services = {s.labels["service"] for s in samples if s.name == "motcua_http_server_requests_total"}
