@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 .PHONY: help setup run infra infra-down infra-status browser k8s-tools k8s-render test test-unit bench bench-lookup bench-search asyncapi load clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 setup: ## Install uv (from PyPI) if missing, then the locked dependencies into .venv
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --user uv || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet uv
@@ -19,7 +19,7 @@ setup: ## Install uv (from PyPI) if missing, then the locked dependencies into .
 run: setup ## Run the whole platform in one process (embedded mode: SQLite, in-process bus), seeded with demo data
 	$(UV) run --frozen python -m motcua.embedded
 
-infra: ## Install (once) and start Kafka, FerretDB and Redis on loopback
+infra: ## Install (once) and start Kafka, FerretDB (on PostgreSQL) and Redis on loopback
 	@deploy/local/infra.sh up
 
 infra-down: ## Stop the local servers
