@@ -38,21 +38,24 @@ import httpx
 from bench_lookup import cpu_seconds, free_port, run_python, server_process
 from kit.testing import MONGODB, REDIS, remove_namespaces
 from motcua import stack as stacks
+from motcua.demo import SUBMISSION, TINY_PDF, file_names, submission_form
 from seed import dossier_codes, progress_bar, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 50
-TINY_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-SUBMISSION = {
-    "procedure_code": "1.000894",
-    "applicant": {"name": "Nguyễn Văn An", "id_number": "022090001234", "phone": "0912345678",
-                  "email": "an@example.vn", "address": "Hạ Long, Quảng Ninh"},
-    "documents": [{"code": "TK", "files": ["to-khai.pdf"]}, {"code": "XNTTHN", "files": ["xac-nhan.pdf"]}],
-    "result_channel": "online",
-}
 # The stack for a benchmark: no rate limits in the way, quiet logs, no trace export.
 BENCH_ENV = {"MOTCUA_RATE_LIMITS": "false", "MOTCUA_LOG_LEVEL": "WARNING", "MOTCUA_OTEL_EXPORTER": "none"}
+
+
+def aiohttp_form(body: str):
+    """The demo submission as aiohttp multipart (the benchmark's clients are aiohttp)."""
+    import aiohttp
+
+    form = aiohttp.FormData()
+    form.add_field("submission", body, content_type="application/json")
+    for name in file_names():
+        form.add_field("files", TINY_PDF, filename=name, content_type="application/pdf")
+    return form
 
 
 def lookup_lines(pairs: list[tuple[str, str]], prefix: str) -> list[str]:
@@ -109,10 +112,7 @@ def _submit_worker(gateway: str, lookup: str, token: str, rate: float, seconds: 
 
         async def one(session, n: int) -> None:
             nonlocal errors
-            form = aiohttp.FormData()
-            form.add_field("submission", body, content_type="application/json")
-            form.add_field("files", TINY_PDF, filename="to-khai.pdf", content_type="application/pdf")
-            form.add_field("files", TINY_PDF, filename="xac-nhan.pdf", content_type="application/pdf")
+            form = aiohttp_form(body)
             started = time.perf_counter()
             try:
                 async with session.post(f"{gateway}/api/v1/dossiers", data=form, headers={
@@ -165,10 +165,7 @@ def _closed_loop_worker(gateway: str, token: str, concurrency: int, seconds: flo
 
         async def submitter(session) -> None:
             while time.perf_counter() < stop_at:
-                form = aiohttp.FormData()
-                form.add_field("submission", body, content_type="application/json")
-                form.add_field("files", TINY_PDF, filename="to-khai.pdf", content_type="application/pdf")
-                form.add_field("files", TINY_PDF, filename="xac-nhan.pdf", content_type="application/pdf")
+                form = aiohttp_form(body)
                 started = time.perf_counter()
                 async with session.post(f"{gateway}/api/v1/dossiers", data=form, headers={
                         "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))}) as r:
@@ -284,11 +281,10 @@ def token_for(gateway: str) -> str:
 def wait_until_accepting(gateway: str, token: str, timeout: float = 120) -> float:
     """After an overload, the seconds until a submission is accepted again (breakers closed, queues drained)."""
     started = time.monotonic()
-    files = [("files", ("to-khai.pdf", TINY_PDF, "application/pdf")), ("files", ("xac-nhan.pdf", TINY_PDF, "application/pdf"))]
     while time.monotonic() - started < timeout:
         try:
             r = httpx.post(f"{gateway}/api/v1/dossiers", headers={"Authorization": f"Bearer {token}"}, timeout=30,
-                           data={"submission": json.dumps(SUBMISSION, ensure_ascii=False)}, files=files)
+                           **submission_form())
             if r.status_code == 201:
                 return round(time.monotonic() - started, 1)
         except httpx.HTTPError:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from motcua import stack as stacks
+from motcua.demo import submission_form
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
@@ -65,12 +66,7 @@ def submitted(gw: httpx.Client, count: int) -> list[tuple[str, str]]:
     answer = gw.post("/auth/dev/token", json={"username": "citizen1"})
     assert answer.status_code == 200, answer.text
     citizen = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-    form = {"data": {"submission": (
-        '{"procedure_code": "1.000894", "applicant": {"name": "Nguyễn Thị Mai", "id_number": "022190004321", '
-        '"phone": "0912000111", "email": "mai@example.vn", "address": "Hạ Long, Quảng Ninh"}, '
-        '"documents": [{"code": "TK", "files": ["tk.pdf"]}, {"code": "XNTTHN", "files": ["x.pdf"]}]}')},
-        "files": [("files", ("tk.pdf", pdf, "application/pdf")), ("files", ("x.pdf", pdf, "application/pdf"))]}
+    form = submission_form()
     dossiers = []
     deadline = time.monotonic() + 30
     while len(dossiers) < count:

@@ -70,7 +70,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(health)
-    app.include_router(metrics_router(settings.metrics_token.get_secret_value() if settings.metrics_token else None))
+    app.include_router(metrics_router(settings))
 
     if dev is not None:
         auth = APIRouter(prefix="/auth", tags=["development identity"])

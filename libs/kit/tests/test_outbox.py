@@ -6,7 +6,7 @@ from kit.bus.memory import MemoryBus
 from kit.events import CloudEvent
 from kit.idempotency import AppliedEvents
 from kit.outbox import OutboxRelay, outbox_entry
-from kit.testing import eventually
+from kit.testing import SwitchableBus, eventually
 
 
 def ev(n: int) -> CloudEvent:
@@ -39,15 +39,8 @@ async def _empty(coll):
 
 
 async def test_events_wait_in_the_outbox_while_the_broker_is_down_and_leave_once_it_is_back(store):
-    class FlakyBus(MemoryBus):
-        down = True
-
-        async def _send(self, topic, event, key):
-            if self.down:
-                raise ConnectionError("broker down")
-            await super()._send(topic, event, key)
-
-    bus = FlakyBus()
+    bus = SwitchableBus()
+    bus.down = True
     got = []
 
     async def handler(e):

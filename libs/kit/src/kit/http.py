@@ -56,9 +56,10 @@ class AccessLog:
             elapsed = time.perf_counter() - started
             route = scope.get(METRICS_ROUTE) or getattr(scope.get("route"), "path_format", None)
             path = route or scope["path"]
-            access_log.info("%s %s %s", scope["method"], path, status, extra={
-                "service": self.service, "method": scope["method"], "path": path, "status": status,
-                "duration_ms": round(elapsed * 1000, 2)})
+            if access_log.isEnabledFor(logging.INFO):  # the lookup's hot path runs at WARNING in load tests
+                access_log.info("%s %s %s", scope["method"], path, status, extra={
+                    "service": self.service, "method": scope["method"], "path": path, "status": status,
+                    "duration_ms": round(elapsed * 1000, 2)})
             record_request(self.service, scope["method"], route or UNMATCHED_ROUTE, status, elapsed)
 
 
@@ -69,10 +70,11 @@ def record_request(service: str, method: str, route: str, status: int, seconds: 
     meter.duration.record(seconds, labels)
 
 
-def metrics_router(token: str | None) -> APIRouter:
-    """`/metrics` in Prometheus' text format; with a token set, only for `Authorization: Bearer <token>`
-    (Prometheus' `authorization.credentials_file`), for a deployable reachable from outside."""
+def metrics_router(settings: PlatformSettings) -> APIRouter:
+    """`/metrics` in Prometheus' text format; with `metrics_token` set, only for `Authorization: Bearer
+    <token>` (Prometheus' `authorization.credentials_file`), for a deployable reachable from outside."""
     router = APIRouter(tags=["health"])
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
@@ -126,8 +128,7 @@ def create_service_app(runtime: Runtime, *, title: str, description: str, router
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": report}, status_code=200 if ok else 503)
 
     app.include_router(health)
-    app.include_router(metrics_router(runtime.settings.metrics_token.get_secret_value()
-                                      if runtime.settings.metrics_token else None))
+    app.include_router(metrics_router(runtime.settings))
     for router in routers:
         app.include_router(router)
     instrument(app)

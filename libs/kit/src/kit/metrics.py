@@ -105,18 +105,23 @@ def forget_refresher(refresh: Refresher) -> None:
     _last_refresh.pop(id(refresh), None)
 
 
-async def refresh_all(*, min_interval: float = MIN_REFRESH_SECONDS) -> None:
-    """Bring the store-read gauges up to date (unless refreshed within `min_interval`); one that fails
-    or is slow keeps its last value."""
-    now = asyncio.get_running_loop().time()
+async def refresh_all() -> None:
+    """Bring every store-read gauge up to date."""
     for refresh in list(_refreshers):
-        if now - _last_refresh.get(id(refresh), float("-inf")) < min_interval:
-            continue
-        _last_refresh[id(refresh)] = now
-        try:
-            await asyncio.wait_for(refresh(), timeout=REFRESH_TIMEOUT_SECONDS)
-        except Exception as exc:
-            log.warning("a metrics refresher failed (%s); its gauges keep their last value", type(exc).__name__)
+        await refresh_gauges(refresh)
+
+
+async def refresh_gauges(refresh: Refresher, *, min_interval: float = MIN_REFRESH_SECONDS) -> None:
+    """Run one refresher unless it ran within `min_interval` (a scrape and the timer share it); one that
+    fails or is slow keeps its gauges' last values."""
+    now = asyncio.get_running_loop().time()
+    if now - _last_refresh.get(id(refresh), float("-inf")) < min_interval:
+        return
+    _last_refresh[id(refresh)] = now
+    try:
+        await asyncio.wait_for(refresh(), timeout=REFRESH_TIMEOUT_SECONDS)
+    except Exception as exc:
+        log.warning("a metrics refresher failed (%s); its gauges keep their last value", type(exc).__name__)
 
 
 async def prometheus_text() -> bytes:

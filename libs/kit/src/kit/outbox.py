@@ -29,6 +29,8 @@ class OutboxRelay:
                  sweep_seconds: float = 10.0):
         self.bus = bus
         self.collections = collections
+        for coll in collections:  # record what is written from now on, for the fast path
+            coll.store.watch_outbox(coll.name)
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
         self.batch = batch

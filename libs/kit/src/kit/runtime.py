@@ -36,7 +36,7 @@ class Runtime:
         """Set gauges read from the store: before each `/metrics` answer (Prometheus pulls), and every
         `metrics_refresh_seconds` while the service runs (OTLP pushes what they last read)."""
         self._gauges.append(refresh)
-        self.every(self.settings.metrics_refresh_seconds, refresh, name="metrics")
+        self.every(self.settings.metrics_refresh_seconds, lambda: metrics.refresh_gauges(refresh), name="metrics")
 
     def outbox(self, *collections: str) -> None:
         """Publish the events that aggregates of these collections hold in their outbox."""

@@ -271,3 +271,15 @@ class TcpProxy:
                 self._writers.discard(writer)
 
         await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+
+class SwitchableBus(MemoryBus):
+    """An in-process bus whose broker can be made unreachable: every publish raises while `down`
+    (events must then wait in their outbox)."""
+
+    down = False
+
+    async def _send(self, topic, event, key):
+        if self.down:
+            raise ConnectionError("broker down")
+        await super()._send(topic, event, key)

@@ -90,14 +90,16 @@ class Collection(ABC):
         """How many documents (matching `flt`) have each value of `field`: one pass, not one count per value."""
 
     def _written_with_events(self, doc_id: str) -> None:
-        """Called by insert and save when they added outbox entries: the relay takes these first."""
-        self.store.pending_outbox(self.name).add(str(doc_id))
+        """Called by insert and save when they added outbox entries: a relay takes these first."""
+        pending = self.store.pending_outbox(self.name)
+        if pending is not None:
+            pending.add(str(doc_id))
 
     async def take_pending_outbox(self, limit: int = 100) -> list[Doc]:
         """The documents this process wrote events into since the last call (read by `_id`, so this costs
         no scan); those whose outbox is already empty are left out. What another process wrote, or what a
         crash left behind, is for `with_outbox`, which the relay runs less often."""
-        pending = self.store.pending_outbox(self.name)
+        pending = self.store.watch_outbox(self.name)
         taken = [pending.pop() for _ in range(min(limit, len(pending)))]
         docs = [await self.get(doc_id) for doc_id in taken]
         return [doc for doc in docs if doc is not None and doc.get("outbox")]
@@ -117,10 +119,15 @@ class DocumentStore(ABC):
     @abstractmethod
     def collection(self, name: str) -> Collection: ...
 
-    def pending_outbox(self, collection: str) -> set[str]:
-        """Ids of the documents of `collection` this process wrote events into, not yet taken by the relay."""
+    def watch_outbox(self, collection: str) -> set[str]:
+        """From now on, record the ids of the documents of `collection` written with events (a relay
+        publishes this collection). Unwatched collections record nothing, so nothing accumulates."""
         registry = self.__dict__.setdefault("_pending_outbox", {})
         return registry.setdefault(collection, set())
+
+    def pending_outbox(self, collection: str) -> set[str] | None:
+        """Ids of the documents of a watched `collection` written with events, not yet taken by a relay."""
+        return self.__dict__.get("_pending_outbox", {}).get(collection)
 
     async def drop_all(self) -> None:
         """Tests only: remove every collection."""
