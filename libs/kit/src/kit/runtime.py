@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from kit import metrics
 from kit.bus import EventBus, Handler, make_bus
+from kit.bus.base import raise_if_cancelled
 from kit.cache import Cache, make_cache
 from kit.idempotency import AppliedEvents
 from kit.outbox import OutboxRelay
@@ -70,6 +71,7 @@ class Runtime:
                 await job()
             except Exception:
                 log.exception("periodic job %s failed; retrying in %.1f s", name, seconds)
+            raise_if_cancelled()
             await asyncio.sleep(seconds)
 
     def notify_outbox(self) -> None:

@@ -109,6 +109,15 @@ class EventBus(ABC):
                                             DLQ_TOPIC: sub.topic, DLQ_ATTEMPTS: str(attempts)})
 
 
+def raise_if_cancelled() -> None:
+    """Stop a loop whose cancellation a step swallowed: on Python 3.11, `asyncio.wait_for` returns the
+    inner result when it completes in the same round as the cancel, and the loop would go on forever
+    (a service's shutdown then waited out its timeout)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
     for task in tasks:
         task.cancel()

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 from kit.bus.base import (DLQ_ERROR, DLQ_EXTENSIONS, DLQ_GROUP, DLQ_TOPIC, EventBus, RetryPolicy, Subscription,
-                          cancel_and_wait, dlq_topic)
+                          cancel_and_wait, dlq_topic, raise_if_cancelled)
 from kit import metrics
 from kit.events import CloudEvent
 
@@ -256,6 +256,7 @@ class _LagReport:
                 await self.report()
             except Exception as exc:  # metrics must never stop a consumer
                 log.debug("lag report failed: %s", type(exc).__name__)
+            raise_if_cancelled()
 
     async def report(self) -> None:
         gauge = metrics.instruments().lag
