@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run infra infra-down infra-status browser k8s-tools k8s-render test test-unit bench bench-lookup bench-search asyncapi load clean
+.PHONY: help setup run infra infra-down infra-status browser k8s-tools load-tools k8s-render test test-unit bench bench-lookup bench-search asyncapi load clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -43,10 +43,15 @@ test: setup infra browser k8s-tools ## Run every test: unit, adapter contracts o
 test-unit: setup ## Only the tests that need no server (fast)
 	$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-bench: setup infra ## The performance targets in one run on the local distributed stack: a table (and var/bench/bench.json)
+load-tools: ## Install (once) wrk, the C load generator make bench drives the lookups with (Debian package; without it, Python clients)
+	@command -v wrk >/dev/null 2>&1 || { mkdir -p /tmp/motcua-infra/logs; \
+	  { apt-get install -y --no-install-recommends wrk || { apt-get update && apt-get install -y --no-install-recommends wrk; }; } \
+	    >/tmp/motcua-infra/logs/apt-wrk.log 2>&1 || echo "wrk could not be installed (log: /tmp/motcua-infra/logs/apt-wrk.log): the benchmarks use Python clients"; }
+
+bench: setup infra load-tools ## The performance targets in one run on the local distributed stack: a table (and var/bench/bench.json)
 	$(UV) run --frozen python loadtests/bench.py $(BENCH_ARGS)
 
-bench-lookup: setup infra ## The status lookup alone: req/s, p50/p99 at 50 connections, direct and through the gateway
+bench-lookup: setup infra load-tools ## The status lookup alone: req/s, p50/p99 at 50 connections, direct and through the gateway
 	$(UV) run --frozen python loadtests/bench_lookup.py
 
 bench-search: setup ## Catalogue search over 2,000 procedures: p50/p95/p99 through HTTP and in the index

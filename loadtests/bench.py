@@ -15,15 +15,17 @@ Redis of `make infra`: motcua.stack), seeds the lookup's read model (loadtests/s
   4. the event path at `--event-rate` submissions/s: from a submission's 201 to the lookup showing it;
   5. each process's resident memory, sampled all along.
 
-The load comes from Python client processes on the same 2 cores (wrk is not here), so every figure
-includes the client's share of the CPU. Prints the table (target, goal, measured, verdict) and writes it
-as JSON to var/bench/bench.json."""
+The lookups' load comes from wrk when it is installed (`make load-tools`, Debian's package), else from
+Python client processes; the submissions' from Python (aiohttp) processes. All run on the same 2 cores
+as the stack, so every figure includes the client's share of the CPU. Prints the table (target, goal,
+measured, verdict) and writes it as JSON to var/bench/bench.json."""
 
 import argparse
 import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from bench_lookup import cpu_seconds, free_port, run_python, server_process
+from bench_lookup import cpu_seconds, free_port, request_lines, run_python, run_wrk, server_process
 from kit.testing import MONGODB, REDIS, remove_namespaces
 from motcua import stack as stacks
 from motcua.demo import SUBMISSION, TINY_PDF, file_names, submission_form
@@ -58,24 +60,21 @@ def aiohttp_form(body: str):
     return form
 
 
-def lookup_lines(pairs: list[tuple[str, str]], prefix: str) -> list[str]:
-    """Valid lookups, half by GET (the receipt's QR link), half by POST."""
-    lines = []
-    for i, (code, security_code) in enumerate(pairs):
-        if i % 2:
-            lines.append(f"GET\t{prefix}/lookup/{code}?security_code={security_code}")
-        else:
-            lines.append(f"POST\t{prefix}/lookup\t{json.dumps({'code': code, 'security_code': security_code})}")
-    return lines
-
-
 def drive_lookups(url: str, pairs: list[tuple[str, str]], prefix: str, seconds: float) -> dict:
-    lines = lookup_lines(pairs, prefix)
+    """Valid lookups, half by GET (the receipt's QR link), half by POST, from wrk when it is installed
+    (`make load-tools`; C, a small share of the CPU), else from Python client processes."""
+    lines = request_lines(pairs, 0.0, prefix)
     for line in lines[:100]:  # warm up connections and caches
         method, path, *body = line.split("\t")
         httpx.request(method, url + path, content=body[0] if body else None,
                       headers={"Content-Type": "application/json"} if body else None)
-    result = run_python(url, lines, CONNECTIONS, seconds, processes=2)
+    if shutil.which("wrk"):
+        with tempfile.NamedTemporaryFile("w", suffix=".tsv") as lines_file:
+            lines_file.write("\n".join(lines) + "\n")
+            lines_file.flush()
+            result = run_wrk(url, Path(lines_file.name), CONNECTIONS, seconds, threads=2)
+    else:
+        result = run_python(url, lines, CONNECTIONS, seconds, processes=2)
     result["rps"] = round(result["requests"] / result["seconds"], 1)
     return result
 
@@ -401,8 +400,9 @@ def report(args, m: dict) -> None:
          ", ".join(f"{k} {v:.0f}" for k, v in sorted(mem.items())), bool(mem) and max(mem.values()) < 200),
     ]
     width = max(len(r[0]) for r in rows) + 2
-    print(f"\nMột Cửa benchmark on this machine ({os.cpu_count()} cores; load generator on the same machine, "
-          f"Python clients)")
+    lookups_by = m["baseline"].get("client", "Python clients")
+    print(f"\nMột Cửa benchmark on this machine ({os.cpu_count()} cores; load generator on the same machine: "
+          f"lookups by {lookups_by}, submissions by Python aiohttp clients)")
     print(f"{'target':<{width}}{'goal':<22}{'measured':<70}verdict")
     for name, goal, value, ok in rows:
         verdict = "" if ok is None else ("met" if ok else "MISSED")

@@ -268,3 +268,31 @@ async def test_an_upstream_that_keeps_failing_is_answered_at_once_until_its_cool
             assert (await client.get("/api/v1/procedures")).status_code == 200  # the trial closes it
             assert (await client.get("/api/v1/agencies")).status_code == 200
     assert [r["path"] for r in received] == ["/catalog/procedures", "/catalog/agencies"]
+
+
+async def test_an_upstream_holding_its_share_of_requests_sheds_the_next_at_once(echo, down):
+    """Two requests in flight to a slow catalogue, its bound: a third is answered 503 with Retry-After
+    at once (not after the upstream timeout), the two finish, and the next request is forwarded again.
+    Other upstreams are not affected."""
+    app = create_app(gateway_settings(down=down, catalog_url=f"{echo.url}/slow/1.0", lookup_url=f"{echo.url}/lookup",
+                                      upstream_max_in_flight_by_name={"catalog": 2}, upstream_timeout_seconds=5))
+    async with serving(app) as client:
+        held = [asyncio.create_task(client.get("/api/v1/procedures")) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both are with the catalogue now
+        started = asyncio.get_running_loop().time()
+        shed = await client.get("/api/v1/procedures")
+        waited = asyncio.get_running_loop().time() - started
+        body = is_problem(shed, 503, "upstream-overloaded")
+        assert shed.headers["retry-after"] == "1" and "catalog" in body["detail"]
+        assert waited < 0.5  # it did not wait for the held ones
+        assert (await client.post("/api/v1/lookup", json={})).status_code == 200  # another upstream: forwarded
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+        assert (await client.get("/api/v1/procedures")).status_code == 200  # room again
+        metrics = (await client.get("/metrics")).text
+    assert any(line.startswith("motcua_gateway_shed_total") and 'upstream="catalog"' in line
+               for line in metrics.splitlines())
+
+
+async def test_an_in_flight_bound_for_an_unknown_upstream_is_refused_at_start():
+    with pytest.raises(ValueError, match="unknown upstream"):
+        GatewaySettings(upstream_max_in_flight_by_name={"catalogue": 5})

@@ -1,18 +1,17 @@
 """Composition root of the gateway: identity, routing and docs in front of the services."""
 
 from contextlib import asynccontextmanager
-from typing import Annotated
-
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from kit import problems
-from kit.http import METRICS_ROUTE, NO_NATIVE_TELEMETRY, AccessLog, instrument, metrics_router
-from kit.problems import NotFound, Problem
+from kit.http import NO_NATIVE_TELEMETRY, AccessLog, instrument, metrics_router
+from kit.problems import Problem
 
-from gateway import openapi, routes
+from gateway import openapi
+from gateway.forward import ApiForward
 from gateway.identity import DEMO_USERS, DevIssuer, TokenVerifier
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimits
@@ -36,7 +35,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     verifier = TokenVerifier(issuer=settings.issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url, dev=dev)
     proxy = Proxy(settings.upstreams(), timeout=settings.upstream_timeout_seconds,
                   pool_size=settings.upstream_pool_size, breaker_failures=settings.upstream_breaker_failures,
-                  breaker_cooldown=settings.upstream_breaker_cooldown_seconds)
+                  breaker_cooldown=settings.upstream_breaker_cooldown_seconds,
+                  max_in_flight=settings.max_in_flight(), shed_retry_after=settings.upstream_shed_retry_after_seconds)
 
     # Rate limits (gateway/ratelimit.py): per caller on /api/v1 (forward); the security-code lockout on
     # everything the proxy forwards, the web pages' lookup and receipt included.
@@ -110,24 +110,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # The citizens' and officers' web pages (gateway/web), home page at "/".
     app.include_router(web_pages(settings=settings, proxy=proxy, verifier=verifier, dev=dev))
 
-    @app.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
-                   include_in_schema=False)
-    async def forward(request: Request, path: str,
-                      authorization: Annotated[str | None, Header()] = None):
-        target = "/" + path
-        upstream = routes.upstream_for(target)
-        if upstream is None:
-            raise NotFound("Route", request.url.path)
-        principal = await verifier.verify_async(authorization)
-        if principal is None and not routes.is_public(request.method, target):
-            problem = Problem(401, "unauthenticated", "Sign-in required", "This route needs a bearer token.")
-            problem.headers["WWW-Authenticate"] = "Bearer"
-            raise problem
-        route = routes.authorize(request.method, target, principal)  # the role matrix (gateway/roles.py): 404 or 403
-        request.scope[METRICS_ROUTE] = "/api/v1" + route.path  # the metrics' label: the matrix row, not the path
-        return await limits.call(request, target, principal,
-                                 lambda: proxy.forward(request, upstream, target, principal))
-
+    # /api/v1/* to the services (gateway/forward.py), in front of the router, inside kit's middleware.
+    app.add_middleware(ApiForward, verifier=verifier, limits=limits, proxy=proxy)
     instrument(app)
     app.add_middleware(AccessLog, service=settings.service_name)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)

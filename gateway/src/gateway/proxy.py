@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from opentelemetry.trace import SpanKind
 
-from kit import telemetry
+from kit import metrics, telemetry
 from kit.breaker import CircuitBreaker
 from kit.identity import USER_AGENCY, USER_ID, USER_NAME, USER_ROLES
 from kit.problems import Problem
@@ -29,8 +29,14 @@ USER_HEADERS = {h.lower() for h in (USER_ID, USER_ROLES, USER_AGENCY, USER_NAME)
 
 class Proxy:
     def __init__(self, upstreams: dict[str, str], *, timeout: float, pool_size: int, breaker_failures: int = 5,
-                 breaker_cooldown: float = 10.0):
+                 breaker_cooldown: float = 10.0, max_in_flight: dict[str, int] | None = None,
+                 shed_retry_after: int = 1):
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        # Load shedding: an upstream already holding its share of requests gets no more to queue; the
+        # caller hears 503 + Retry-After at once, well within its own timeout.
+        self.max_in_flight = {name: (max_in_flight or {}).get(name, pool_size) for name in self.upstreams}
+        self.in_flight = dict.fromkeys(self.upstreams, 0)
+        self.shed_retry_after = shed_retry_after
         self.timeout = timeout
         self.pool_size = pool_size
         self.sessions: dict[str, aiohttp.ClientSession] = {}
@@ -70,12 +76,18 @@ class Proxy:
         breaker = self.breakers[upstream]
         if not breaker.allows():
             raise _unavailable(upstream, math.ceil(breaker.retry_after()) or 1)
+        if self.in_flight[upstream] >= self.max_in_flight[upstream]:
+            metrics.instruments().shed.add(1, {"upstream": upstream})
+            raise _overloaded(upstream, self.shed_retry_after)
+        self.in_flight[upstream] += 1
         try:
             response = await self._forward(request, upstream, path, principal)
         except Problem as problem:
             if problem.status in (503, 504):
                 breaker.record_failure()
             raise
+        finally:
+            self.in_flight[upstream] -= 1
         if response.status_code in (502, 504):
             breaker.record_failure()
         else:
@@ -110,6 +122,14 @@ class Proxy:
                     raise Problem(504, "upstream-timeout", "Service timed out",
                                   f"The {upstream} service did not answer within {self.timeout:g}s.") from None
         raise AssertionError("unreachable")
+
+
+def _overloaded(upstream: str, retry_after: int) -> Problem:
+    problem = Problem(503, "upstream-overloaded", "Service busy",
+                      f"The {upstream} service has as many requests as it can take; nothing was changed, retry "
+                      f"in {retry_after} s.")
+    problem.headers["Retry-After"] = str(retry_after)
+    return problem
 
 
 def _unavailable(upstream: str, retry_after: int) -> Problem:

@@ -24,6 +24,12 @@ class GatewaySettings(PlatformSettings):
     # Per upstream: this many consecutive failures (unreachable, timed out, 502/504) open its circuit.
     upstream_breaker_failures: int = Field(default=5, ge=1)
     upstream_breaker_cooldown_seconds: float = Field(default=10.0, ge=0)
+    # Load shedding: past this many requests in flight to one upstream, the next is answered 503 with
+    # Retry-After at once, instead of queueing until the upstream timeout. Per upstream name as JSON
+    # (`{"dossier": 32}`) in upstream_max_in_flight_by_name; the others take upstream_max_in_flight.
+    upstream_max_in_flight: int = Field(default=100, ge=1)
+    upstream_max_in_flight_by_name: dict[str, Annotated[int, Field(ge=1)]] = {}
+    upstream_shed_retry_after_seconds: int = Field(default=1, ge=1)
     # Uploads (forms, attachments) pass through; each service enforces its own, smaller limit.
     # Fits the dossier service's largest upload (50 MiB of files, the JSON part, the envelope).
     max_body_bytes: int = 56 * 1024 * 1024
@@ -66,6 +72,19 @@ class GatewaySettings(PlatformSettings):
         if isinstance(value, str):
             value = json.loads(value) if value.strip().startswith("[") else value.split(",")
         return [str(ipaddress.ip_network(str(v).strip(), strict=False)) for v in value if str(v).strip()]
+
+    @field_validator("upstream_max_in_flight_by_name")
+    @classmethod
+    def _known_upstreams(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {"catalog", "dossier", "lookup", "payment", "notification", "feedback"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown upstream(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return value
+
+    def max_in_flight(self) -> dict[str, int]:
+        return {name: self.upstream_max_in_flight_by_name.get(name, self.upstream_max_in_flight)
+                for name in self.upstreams()}
 
     def upstreams(self) -> dict[str, str]:
         return {"catalog": self.catalog_url, "dossier": self.dossier_url, "lookup": self.lookup_url,

@@ -82,6 +82,8 @@ class Instruments:
         self.dossiers = meter.create_gauge("motcua.dossiers", description="Dossiers by state")
         self.overdue = meter.create_gauge("motcua.dossiers.overdue",
                                           description="Open dossiers past their due date (paused ones excepted)")
+        # motcua_gateway_shed_total{upstream}: requests the gateway refused (503) for an upstream's in-flight bound
+        self.shed = meter.create_counter("motcua.gateway.shed", description="Requests shed by the gateway, per upstream")
         # motcua_metrics_scrapes_total: also makes a process that has done nothing yet name itself (target_info)
         self.scrapes = meter.create_counter("motcua.metrics.scrapes", description="Answers of /metrics")
 

@@ -11,7 +11,8 @@ def normalise(code: str) -> str:
 
 
 def hash_security_code(pepper: str, dossier_code: str, security_code: str) -> str:
-    message = f"{dossier_code}:{normalise(security_code)}".encode()
+    # surrogatepass: JSON can carry an unpaired surrogate, which must not match (nor fail) rather than raise.
+    message = f"{dossier_code}:{normalise(security_code)}".encode("utf-8", "surrogatepass")
     return hmac.new(pepper.encode(), message, hashlib.sha256).hexdigest()
 
 

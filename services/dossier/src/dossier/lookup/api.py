@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from kit.cache import Cache
 from kit.problems import PROBLEM_JSON, Problem
 
 from dossier.lookup.projection import key
@@ -29,12 +30,23 @@ class LookupRequest(BaseModel):
     security_code: str = Field(min_length=4, max_length=32)
 
 
-async def _answer(request: Request, code: str, security_code: str) -> Response:
-    entry = Entry.decode(await request.app.state.cache.get(key(code)))
+async def find_status(cache: Cache, pepper: str, code: str, security_code: str) -> bytes | None:
+    """The dossier's public view as stored JSON, or None when no dossier matches both codes."""
+    if not code.isprintable():  # no dossier code has a control character or an unpaired surrogate
+        matches(pepper, code, security_code, None)  # the same work as for any unknown code
+        return None
+    entry = Entry.decode(await cache.get(key(code)))
     # Constant time, and the same HMAC work whether or not the dossier exists.
-    if not matches(request.app.state.pepper, code, security_code, entry.security_code_hash if entry else None):
+    if not matches(pepper, code, security_code, entry.security_code_hash if entry else None):
+        return None
+    return entry.public
+
+
+async def _answer(request: Request, code: str, security_code: str) -> Response:
+    public = await find_status(request.app.state.cache, request.app.state.pepper, code, security_code)
+    if public is None:
         raise NOT_FOUND
-    return Response(entry.public, media_type="application/json")
+    return Response(public, media_type="application/json")
 
 
 @router.post("/lookup", summary="Look up a dossier's status", **DOCUMENTED)
